@@ -1,0 +1,184 @@
+"""Typed SQLAlchemy 2.0 models. Money columns are integer minor units (BigInteger).
+
+``Invoice.amount_paid`` and ``Invoice.amount_pending`` are derived balances: only the ledger
+writes them (see the reconciliation issue); everything else treats them as read-only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from payments.db import Base
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind of datetime stored)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Customer(Base):
+    """A customer of the business, identified by the ERP's ``external_id``."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="customer")
+
+
+class Invoice(Base):
+    """An invoice pushed by the ERP. ``revision`` increases whenever what a customer sees changes."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("tax_amount >= 0", name="tax_not_negative"),
+        CheckConstraint("subtotal + tax_amount = total", name="total_adds_up"),
+        CheckConstraint("amount_paid >= 0", name="paid_not_negative"),
+        CheckConstraint("amount_pending >= 0", name="pending_not_negative"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+        CheckConstraint(
+            "min_partial_amount IS NULL OR (allow_partial AND min_partial_amount > 0"
+            " AND min_partial_amount <= total)",
+            name="min_partial_in_range",
+        ),
+        CheckConstraint("revision >= 1", name="revision_positive"),
+        Index("ix_invoices_customer_due", "customer_id", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    terms: Mapped[str | None] = mapped_column(Text)
+    memo: Mapped[str | None] = mapped_column(Text)
+    subtotal: Mapped[int] = mapped_column(BigInteger)
+    tax_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger)
+    allow_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_partial_amount: Mapped[int | None] = mapped_column(BigInteger)
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    amount_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="invoices")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def amount_due(self) -> int:
+        """What the customer still owes: total minus what has been paid (pending included)."""
+        return self.total - self.amount_paid
+
+
+class InvoiceLine(Base):
+    """One line of an invoice. ``quantity`` is a decimal string (it is not money)."""
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[str | None] = mapped_column(String(40))
+    unit_amount: Mapped[int | None] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class PayLink(Base):
+    """A capability URL. Only the token's SHA-256 is looked up; the token itself is re-derivable
+    from ``nonce`` with the server's link key (see :mod:`payments.links`), never from the database.
+    """
+
+    __tablename__ = "pay_links"
+    __table_args__ = (
+        CheckConstraint(
+            "(scope = 'invoice' AND invoice_id IS NOT NULL AND customer_id IS NULL) OR "
+            "(scope = 'statement' AND customer_id IS NOT NULL AND invoice_id IS NULL)",
+            name="scope_target",
+        ),
+        Index("uq_pay_links_active_invoice", "invoice_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL AND invoice_id IS NOT NULL"),
+              postgresql_where=text("revoked_at IS NULL AND invoice_id IS NOT NULL")),
+        Index("uq_pay_links_active_statement", "customer_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL AND customer_id IS NOT NULL"),
+              postgresql_where=text("revoked_at IS NULL AND customer_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A bearer key for the integration API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

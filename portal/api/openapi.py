@@ -1,0 +1,97 @@
+"""``/api/v1/openapi.json``: an OpenAPI 3.1 document generated from the models the API uses."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import jsonify
+from pydantic.json_schema import models_json_schema
+
+from payments.schemas import InvoiceIn
+from portal.api import bp
+from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut
+
+REF = "#/components/schemas/{model}"
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": REF.format(model=schema)}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    texts = {401: "Missing or invalid API key.", 404: "No such invoice.",
+             409: "Conflicts with the invoice's state (void, or payments already made).",
+             413: "Body larger than 1 MiB.", 415: "Body is not application/json.",
+             422: "Validation failed; `error.fields` has one message per field."}
+    return {str(c): {"description": texts[c], **_json("ErrorOut")} for c in codes}
+
+
+def _invoice_id() -> dict[str, Any]:
+    return {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document (built once per process)."""
+    _, top = models_json_schema(
+        [(InvoiceIn, "validation"), (InvoiceOut, "serialization"),
+         (InvoiceList, "serialization"), (ErrorOut, "serialization")],
+        ref_template=REF,
+    )
+    one = {"200": {"description": "The invoice.", **_json("InvoiceOut")}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "AR Portal API", "version": "1",
+                 "description": "Amounts are integer minor units of the invoice's currency."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": top["$defs"],
+        },
+        "paths": {
+            "/invoices": {
+                "post": {
+                    "operationId": "upsertInvoice",
+                    "summary": "Create or update an invoice by external_id",
+                    "requestBody": {"required": True, **_json("InvoiceIn")},
+                    "responses": {
+                        "201": {"description": "Created.", **_json("InvoiceOut")},
+                        "200": {"description": "Updated, or unchanged.", **_json("InvoiceOut")},
+                        **_errors(401, 409, 413, 415, 422),
+                    },
+                },
+                "get": {
+                    "operationId": "listInvoices",
+                    "summary": "List invoices in id order",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string"},
+                         "description": "Comma-separated: open, partially_paid, overdue, paid, void."},
+                        {"name": "customer", "in": "query", "schema": {"type": "string"},
+                         "description": "The customer's external_id."},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                    ],
+                    "responses": {"200": {"description": "A page.", **_json("InvoiceList")},
+                                  **_errors(401, 422)},
+                },
+            },
+            "/invoices/{id}": {"get": {
+                "operationId": "getInvoice", "parameters": [_invoice_id()],
+                "responses": {**one, **_errors(401, 404)}}},
+            "/invoices/{id}/void": {"post": {
+                "operationId": "voidInvoice", "parameters": [_invoice_id()],
+                "responses": {**one, **_errors(401, 404, 409)}}},
+            "/invoices/{id}/link": {"post": {
+                "operationId": "rotatePayLink", "summary": "Replace the pay link; the old one dies",
+                "parameters": [_invoice_id()], "responses": {**one, **_errors(401, 404)}}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Serve the document (no key needed)."""
+    return jsonify(document())

@@ -1,0 +1,88 @@
+"""The shapes the API returns, as pydantic models: the OpenAPI document is generated from them
+and the tests validate real responses against that document.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerOut(_Out):
+    """The invoice's customer, with the link to their statement of open invoices."""
+
+    id: int
+    external_id: str
+    name: str
+    email: str | None
+    statement_url: str | None
+
+
+class LineOut(_Out):
+    """An invoice line as stored (quantity is a decimal string)."""
+
+    description: str
+    quantity: str | None
+    unit_amount: int | None
+    amount: int
+
+
+class InvoiceOut(_Out):
+    """An invoice with its balances (minor units) and the customer-facing URLs."""
+
+    id: int
+    external_id: str
+    number: str
+    status: Literal["open", "partially_paid", "overdue", "paid", "void"]
+    days_overdue: int
+    currency: str
+    issue_date: date
+    due_date: date
+    terms: str | None
+    memo: str | None
+    lines: list[LineOut]
+    subtotal: int
+    tax_amount: int
+    total: int
+    amount_paid: int
+    amount_pending: int
+    amount_due: int
+    allow_partial: bool
+    min_partial_amount: int | None
+    revision: int
+    pay_url: str | None
+    pdf_url: str | None
+    qr_svg_url: str | None
+    pay_url_expires_at: datetime | None
+    customer: CustomerOut
+    created_at: datetime
+    updated_at: datetime
+    voided_at: datetime | None
+
+
+class InvoiceList(_Out):
+    """One page of invoices; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[InvoiceOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class ErrorDetail(_Out):
+    """What went wrong; ``fields`` maps a field path (``lines.3.amount``) to its message."""
+
+    code: str
+    message: str
+    fields: dict[str, str]
+
+
+class ErrorOut(_Out):
+    """Every error the API returns."""
+
+    error: ErrorDetail

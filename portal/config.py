@@ -1,0 +1,119 @@
+"""Configuration: defaults, then ``instance/config.py``, then the environment, then overrides.
+
+Every setting has the name of its environment variable. Outside demo, debug and testing the app
+refuses to start without the two secrets, with one line saying what to set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIXES = ("PORTAL_", "STRIPE_")
+
+DEFAULTS: dict[str, Any] = {
+    "PORTAL_DATABASE_URL": None,  # None: SQLite file in the instance folder
+    "PORTAL_SECRET_KEY": None,
+    "PORTAL_LINK_KEY": None,
+    "PORTAL_BASE_URL": "http://127.0.0.1:5000",
+    "PORTAL_REDIS_URL": None,
+    "PORTAL_SMTP_URL": None,
+    "PORTAL_MAIL_FROM": "billing@example.com",
+    "PORTAL_BUSINESS_NAME": "AR Portal",
+    "PORTAL_BUSINESS_ADDRESS": "",
+    "PORTAL_SUPPORT_EMAIL": "",
+    "PORTAL_LOGO_PATH": None,  # None: the bundled logo
+    "PORTAL_LOCALE": "en_US",
+    "PORTAL_LINK_TTL_DAYS": 180,
+    "PORTAL_TOKEN_RATE_LIMIT": "30 per minute",
+    "PORTAL_RENEW_RATE_LIMIT": "5 per hour",
+    "PORTAL_PROXY_COUNT": 0,
+    "PORTAL_PDF_CACHE_DIR": None,  # None: instance/pdf-cache
+    "PORTAL_DEMO": False,
+    "STRIPE_SECRET_KEY": None,
+    "STRIPE_WEBHOOK_SECRET": None,
+    "STRIPE_API_BASE": None,
+}
+
+_INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT"}
+_BOOLS = {"PORTAL_DEMO"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message is one line saying what to set."""
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the config dict for ``create_app``: defaults < instance file < environment < overrides."""
+    config = dict(DEFAULTS)
+    config.update(_instance_file(Path(instance_path) / "config.py"))
+    config.update(_environment())
+    config.update(overrides or {})
+    if not config["PORTAL_DATABASE_URL"]:
+        config["PORTAL_DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'portal.db'}"
+    if not config["PORTAL_PDF_CACHE_DIR"]:
+        config["PORTAL_PDF_CACHE_DIR"] = str(Path(instance_path) / "pdf-cache")
+    return config
+
+
+def require_secrets(config: dict[str, Any], instance_path: str) -> None:
+    """Fill in or insist on the secrets.
+
+    Demo, debug and testing get keys generated once and kept in ``instance/dev-secrets.json`` (so
+    links printed yesterday still work today). Anything else must be given both keys.
+    """
+    relaxed = config.get("PORTAL_DEMO") or config.get("DEBUG") or config.get("TESTING")
+    missing = [k for k in ("PORTAL_SECRET_KEY", "PORTAL_LINK_KEY") if not config.get(k)]
+    if missing and not relaxed:
+        raise ConfigError(
+            f"{' and '.join(missing)} not set: export a long random value for each "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+            "or run `portal demo` to try AR Portal"
+        )
+    if missing:
+        config.update({k: v for k, v in _dev_secrets(instance_path).items() if k in missing})
+    if len(config["PORTAL_LINK_KEY"].encode()) < 32:
+        raise ConfigError("PORTAL_LINK_KEY is too short: use at least 32 random characters")
+
+
+def _dev_secrets(instance_path: str) -> dict[str, str]:
+    path = Path(instance_path) / "dev-secrets.json"
+    values = {k: secrets.token_urlsafe(48) for k in ("PORTAL_SECRET_KEY", "PORTAL_LINK_KEY")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    try:
+        os.link(tmp, path)  # atomic create-if-absent: a concurrent starter's keys win
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return json.loads(path.read_text())
+
+
+def _instance_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    namespace: dict[str, Any] = {"__file__": str(path)}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 (operator's file)
+    return {k: v for k, v in namespace.items() if k.startswith(ENV_PREFIXES)}
+
+
+def _environment() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in DEFAULTS:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            continue
+        if name in _INTS:
+            values[name] = int(raw)
+        elif name in _BOOLS:
+            values[name] = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            values[name] = raw
+    return values

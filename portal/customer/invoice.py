@@ -1,0 +1,63 @@
+"""``/i/<token>``: the invoice page, its PDF, its QR code, and a fresh link when it expired."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Response, render_template
+
+from payments import pages
+from portal import database, pdf, urls
+from portal.customer import bp
+from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
+from portal.customer.renew import renew_invoice_link
+
+
+@bp.get("/i/<token>")
+@token_lookup
+def invoice_page(token: str):
+    """The invoice as the customer sees it."""
+    state, row = pages.resolve_invoice(database.session(), token)
+    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
+        return stop
+    view = pages.invoice_view(database.session(), row, today())
+    return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token))
+
+
+@bp.get("/i/<token>/pdf")
+@token_lookup
+def invoice_pdf(token: str):
+    """The invoice PDF, rendered once per revision and then served from the cache."""
+    state, row = pages.resolve_invoice(database.session(), token)
+    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
+        return stop
+    view = pages.invoice_view(database.session(), row, today())
+    return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token)), f"invoice-{view.number}")
+
+
+@bp.get("/i/<token>/qr.svg")
+@token_lookup
+def invoice_qr(token: str):
+    """A QR code of the pay URL, for ERP and email templates."""
+    state, _row = pages.resolve_invoice(database.session(), token)
+    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
+        return stop
+    buf = io.BytesIO()
+    segno.make(urls.pay_url(token), error="m").save(
+        buf, kind="svg", scale=4, border=2, xmldecl=False, title="Pay this invoice"
+    )
+    return Response(buf.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.post("/i/<token>/renew")
+@token_lookup
+@renew_limit
+def invoice_renew(token: str):
+    """Email a fresh link to the address on file, for an expired link only."""
+    state, row = pages.resolve_invoice(database.session(), token)
+    if state is pages.LinkState.NOT_FOUND:
+        return check(state, "expired.html")
+    if state is pages.LinkState.EXPIRED:
+        renew_invoice_link(row["id"])
+    return render_template("renewed.html", expired=state is pages.LinkState.EXPIRED)

@@ -1,0 +1,60 @@
+"""A fresh link for an expired one, sent to the address on file and never shown on the page.
+
+The page says the same thing whether or not an address is on file and whether or not the mail
+went out, so it reveals nothing about the customer.
+"""
+
+from __future__ import annotations
+
+import smtplib
+
+from flask import current_app, render_template
+
+from payments import links
+from payments.models import Customer, Invoice
+from portal import database, mail, urls
+
+
+def renew_invoice_link(invoice_id: int) -> None:
+    """Issue a new link for the invoice (unless one is already live) and mail it."""
+    policy = current_app.extensions["portal.links"]
+    with database.db().transaction() as session:
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        token = _live_or_new(session, policy, invoice_id=invoice_id)
+        to, number = invoice.customer.email, invoice.number
+        business = current_app.config["PORTAL_BUSINESS_NAME"]
+    if to:
+        body = render_template("email/fresh_link.txt", kind="invoice", number=number,
+                               url=urls.pay_url(token), business=business)
+        _send(to, f"Your link to invoice {number}", body)
+
+
+def renew_statement_link(customer_id: int) -> None:
+    """Issue a new statement link for the customer (unless one is already live) and mail it."""
+    policy = current_app.extensions["portal.links"]
+    with database.db().transaction() as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        token = _live_or_new(session, policy, customer_id=customer_id)
+        to = customer.email
+        business = current_app.config["PORTAL_BUSINESS_NAME"]
+    if to:
+        body = render_template("email/fresh_link.txt", kind="statement", number=None,
+                               url=urls.statement_url(token), business=business)
+        _send(to, f"Your statement from {business}", body)
+
+
+def _live_or_new(session, policy, **target) -> str:
+    # Two clicks on "email me a fresh link" must not kill the first fresh link with the second.
+    current = links.active(session, **target)
+    if current is not None and not links.is_expired(current):
+        return policy.key.token(current.nonce)
+    _link, token = links.issue(session, policy.key, ttl=policy.ttl, **target)
+    return token
+
+
+def _send(to: str, subject: str, body: str) -> None:
+    # The customer sees the same page either way; the operator sees the failure in the log.
+    try:
+        mail.send(to, subject, body)
+    except (smtplib.SMTPException, OSError):
+        current_app.logger.exception("could not send a fresh pay link by email")

@@ -1,0 +1,117 @@
+"""``portal demo``: a SQLite database with sample invoices, the links to open, and the server.
+
+Seeding goes through the same create-or-update path as the API, so running the demo twice
+leaves one copy of everything.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import Flask, current_app
+
+from payments import links
+from payments.invoices import upsert_invoice
+from payments.migrate import upgrade
+from payments.models import Customer, Invoice
+from payments.schemas import InvoiceIn
+from portal import create_app, database, urls
+
+BUSINESS = {
+    "PORTAL_BUSINESS_NAME": "Acme Supplies Ltd",
+    "PORTAL_BUSINESS_ADDRESS": "1 Market Street\nSpringfield, IL 62701",
+    "PORTAL_SUPPORT_EMAIL": "ar@acme.example",
+}
+
+
+def _invoice(ext: str, number: str, customer: tuple[str, str, str], currency: str,
+             issued: int, due: int, lines: list[tuple[str, int, int]], tax: int = 0,
+             **extra) -> InvoiceIn:
+    today = datetime.now(UTC).date()
+    body_lines = [{"description": d, "quantity": q, "unit_amount": u, "amount": q * u}
+                  for d, q, u in lines]
+    return InvoiceIn.model_validate({
+        "external_id": ext, "number": number, "currency": currency,
+        "issue_date": today + timedelta(days=issued), "due_date": today + timedelta(days=due),
+        "customer": {"external_id": customer[0], "name": customer[1], "email": customer[2]},
+        "lines": body_lines, "tax_amount": tax,
+        "total": sum(q * u for _, q, u in lines) + tax, "terms": "Net 30", **extra,
+    }, strict=False)
+
+
+def sample_invoices() -> list[tuple[str, InvoiceIn]]:
+    """The demo's invoices, each with the sentence the demo prints next to its link."""
+    northwind = ("C-100", "Northwind Traders", "ap@northwind.example")
+    globex = ("C-200", "Globex Corporation", "payables@globex.example")
+    initech = ("C-300", "Initech LLC", "billing@initech.example")
+    umbrella = ("C-400", "Umbrella Health", "accounts@umbrella.example")
+    tanaka = ("C-500", "Tanaka Shoji K.K.", "keiri@tanaka.example")
+    return [
+        ("A plain invoice", _invoice("DEMO-1001", "INV-1001", northwind, "USD", -2, 28, [
+            ("Widgets, blue", 40, 1250), ("Delivery", 1, 4500)], tax=4360)),
+        ("Partial payments allowed (minimum $50.00)", _invoice(
+            "DEMO-1002", "INV-1002", globex, "USD", -5, 25,
+            [("Consulting, October", 32, 15000)], allow_partial=True, min_partial_amount=5000)),
+        ("An overdue invoice", _invoice("DEMO-0987", "INV-0987", initech, "USD", -50, -20, [
+            ("TPS report covers", 500, 120), ("Stapler, red", 1, 2399)])),
+        ("Umbrella #1 of 3", _invoice("DEMO-1010", "INV-1010", umbrella, "USD", -70, -40, [
+            ("Gloves, nitrile (box)", 120, 899)])),
+        ("Umbrella #2 of 3", _invoice("DEMO-1011", "INV-1011", umbrella, "USD", -35, -5, [
+            ("Masks, N95 (box)", 60, 2450)])),
+        ("Umbrella #3 of 3", _invoice("DEMO-1012", "INV-1012", umbrella, "USD", -3, 27, [
+            ("Hand sanitiser, 5 L", 24, 3100)], tax=5952)),
+        ("A zero-decimal currency (JPY)", _invoice("DEMO-2001", "INV-2001", tanaka, "JPY", -1, 29, [
+            ("Precision bearings", 200, 850), ("Handling", 1, 3000)], tax=17300)),
+    ]
+
+
+def seed(app: Flask) -> list[tuple[str, str]]:
+    """Create or refresh the sample invoices; returns ``(label, url)`` pairs to print."""
+    policy = app.extensions["portal.links"]
+    out = []
+    with app.app_context(), database.db().transaction() as session:
+        for label, payload in sample_invoices():
+            invoice = upsert_invoice(session, payload, policy).invoice
+            out.append((f"{label} ({payload.number})", _live_url(session, invoice)))
+        umbrella = session.query(Customer).filter_by(external_id="C-400").one()
+        link = links.active(session, customer_id=umbrella.id)
+        out.append(("Statement: Umbrella Health, three open invoices",
+                    urls.statement_url(policy.key.token(link.nonce))))
+    return out
+
+
+def _live_url(session, invoice: Invoice) -> str:
+    policy = current_app.extensions["portal.links"]
+    link = links.active(session, invoice_id=invoice.id)
+    if link is None or links.is_expired(link):
+        link, token = links.issue(session, policy.key, invoice_id=invoice.id, ttl=policy.ttl)
+    return urls.pay_url(policy.key.token(link.nonce))
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--seed-only", is_flag=True, help="Seed and print the links, then exit.")
+def demo(host: str, port: int, seed_only: bool) -> None:
+    """Run AR Portal with sample data on SQLite and print the links to open."""
+    instance = os.environ.get("PORTAL_INSTANCE_PATH")
+    app = create_app({"PORTAL_DEMO": True, "PORTAL_BASE_URL": f"http://{host}:{port}",
+                      **BUSINESS,
+                      **({} if os.environ.get("PORTAL_DATABASE_URL") else
+                         {"PORTAL_DATABASE_URL": _demo_db(instance)})})
+    upgrade(app.extensions["portal.db"].engine)
+    click.secho("\nAR Portal demo", bold=True)
+    click.echo(f"Portal:   http://{host}:{port}/   (customer pages below; no login needed)\n")
+    for label, url in seed(app):
+        click.echo(f"  {label}\n    {url}")
+    click.echo("\nEmails (fresh links) are written to instance/outbox/. Ctrl-C stops the demo.\n")
+    if not seed_only:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _demo_db(instance: str | None) -> str:
+    from portal import _instance_path
+
+    return f"sqlite:///{os.path.join(instance or _instance_path(), 'demo.db')}"
