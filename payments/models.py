@@ -67,7 +67,7 @@ class Customer(Base):
 
 
 class Invoice(Base):
-    """An invoice pushed by the ERP. ``revision`` increases whenever what a customer sees changes."""
+    """An invoice pushed by the ERP; ``revision`` increases whenever its content changes."""
 
     __tablename__ = "invoices"
     __table_args__ = (

@@ -56,7 +56,8 @@ _STATEMENT_BY_TOKEN = select(
 def _resolve(session: Session, query, token: str, now: datetime | None):
     if not links.well_formed(token):
         return LinkState.NOT_FOUND, None
-    row = session.execute(query.where(PayLink.token_hash == links.token_hash(token))).mappings().first()
+    by_hash = query.where(PayLink.token_hash == links.token_hash(token))
+    row = session.execute(by_hash).mappings().first()
     if row is None or row["revoked_at"] is not None:
         return LinkState.NOT_FOUND, None
     if row["expires_at"] is not None and row["expires_at"] <= (now or utcnow()):

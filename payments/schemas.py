@@ -22,6 +22,8 @@ Amount = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Minor 
 NonNegativeAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Minor units, ≥ 0.")]
 PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, description="Minor units, > 0.")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Quantity = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6)]
 
 
 class _Strict(BaseModel):
@@ -33,18 +35,14 @@ class CustomerIn(_Strict):
 
     external_id: Annotated[str, Field(min_length=1, max_length=100)]
     name: Text
-    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
-        None
-    )
+    email: Email | None = None
 
 
 class LineIn(_Strict):
-    """An invoice line. ``amount`` is what the line adds to the subtotal (negative for a discount)."""
+    """An invoice line; ``amount`` is what it adds to the subtotal (negative: a discount)."""
 
     description: Annotated[str, Field(min_length=1, max_length=1000)]
-    quantity: Annotated[Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6)] | None = (
-        None
-    )
+    quantity: Quantity | None = None
     unit_amount: Amount | None = None
     amount: Amount
 

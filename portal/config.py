@@ -47,7 +47,7 @@ class ConfigError(RuntimeError):
 
 
 def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the config dict for ``create_app``: defaults < instance file < environment < overrides."""
+    """The config for ``create_app``: defaults < instance file < environment < overrides."""
     config = dict(DEFAULTS)
     config.update(_instance_file(Path(instance_path) / "config.py"))
     config.update(_environment())

@@ -22,7 +22,8 @@ def import_group() -> None:
 
 @import_group.command("invoices")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Validate and report what would change; write nothing.")
 @with_appcontext
 def import_invoices(path: Path, dry_run: bool) -> None:
     """Import invoices from PATH (one row per invoice line; see the README for the columns)."""

@@ -29,7 +29,7 @@ _TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".tt
 
 
 class StaticOnlyFetcher(URLFetcher):
-    """Serves ``portal-static:/<file>`` from the package and ``portal-brand:logo``; refuses the rest."""
+    """Serves ``portal-static:/<file>`` and ``portal-brand:logo``; refuses everything else."""
 
     def __init__(self, logo_path: str | None = None) -> None:
         super().__init__(allowed_protocols=("portal-static", "portal-brand"), fail_on_errors=False)

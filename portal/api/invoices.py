@@ -33,7 +33,7 @@ def _one(session: Session, invoice: Invoice) -> dict:
 @bp.post("/invoices")
 def upsert():
     """Create or update by ``external_id``: 201 when created, 200 when updated or unchanged."""
-    if not request.mimetype == "application/json":
+    if request.mimetype != "application/json":
         return api_error(415, "send the invoice as application/json")
     payload, errors = parse_invoice(request.get_data())
     if errors:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import jsonify
 from pydantic.json_schema import models_json_schema
 
+from payments.invoices import STATUSES
 from payments.schemas import InvoiceIn
 from portal.api import bp
 from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut
@@ -67,12 +68,12 @@ def document() -> dict[str, Any]:
                     "summary": "List invoices in id order",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string"},
-                         "description": "Comma-separated: open, partially_paid, overdue, paid, void."},
+                         "description": "Comma-separated: " + ", ".join(STATUSES) + "."},
                         {"name": "customer", "in": "query", "schema": {"type": "string"},
                          "description": "The customer's external_id."},
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                        {"name": "limit", "in": "query", "schema": {
+                            "type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
                     ],
                     "responses": {"200": {"description": "A page.", **_json("InvoiceList")},
                                   **_errors(401, 422)},
