@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import and_, select
@@ -121,12 +122,18 @@ def _apply(invoice: Invoice, payload: InvoiceIn, customer: Customer, digest: str
         InvoiceLine(
             position=i,
             description=line.description,
-            quantity=None if line.quantity is None else str(line.quantity.normalize()),
+            quantity=None if line.quantity is None else _plain(line.quantity),
             unit_amount=line.unit_amount,
             amount=line.amount,
         )
         for i, line in enumerate(payload.lines, start=1)
     ]
+
+
+def _plain(quantity: Decimal) -> str:
+    # "40", "1.5": never the exponent form that Decimal.normalize() gives for 40 ("4E+1").
+    text = format(quantity, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def has_money(invoice: Invoice) -> bool:
