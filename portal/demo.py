@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask, current_app
+from werkzeug.serving import run_simple
 
 from payments import links
 from payments.invoices import upsert_invoice
@@ -108,7 +109,8 @@ def demo(host: str, port: int, seed_only: bool) -> None:
         click.echo(f"  {label}\n    {url}")
     click.echo("\nEmails (fresh links) are written to instance/outbox/. Ctrl-C stops the demo.\n")
     if not seed_only:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+        # Not app.run(): Flask ignores it inside a CLI command.
+        run_simple(host, port, app, threaded=True)
 
 
 def _demo_db(instance: str | None) -> str:
