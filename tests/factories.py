@@ -9,7 +9,8 @@ from typing import Any
 
 def invoice_body(**overrides: Any) -> dict[str, Any]:
     """A valid ``POST /api/v1/invoices`` body; ``overrides`` replace top-level fields."""
-    issue = date(2026, 11, 1)
+    # Relative to today, so an "open" invoice stays open whenever the suite runs.
+    issue = date.today() - timedelta(days=5)
     body: dict[str, Any] = {
         "external_id": "ERP-1",
         "number": "INV-0001",
