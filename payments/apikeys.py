@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from payments.models import ApiKey, utcnow
@@ -30,14 +30,21 @@ def create(session: Session, name: str) -> tuple[ApiKey, str]:
 
 
 def authenticate(session: Session, plaintext: str) -> ApiKey | None:
-    """The live key matching ``plaintext``, or None. Records when it was last used (per minute)."""
-    key = session.scalar(
+    """The live key matching ``plaintext``, or None (a read; see :func:`touch`)."""
+    return session.scalar(
         select(ApiKey).where(ApiKey.key_hash == _hash(plaintext), ApiKey.revoked_at.is_(None))
     )
-    if key is not None:
-        now = utcnow()
-        # Only write once a minute: an integration posting thousands of invoices should not
-        # turn every request into a write on the keys table.
-        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-            key.last_used_at = now
-    return key
+
+
+def needs_touch(key: ApiKey) -> bool:
+    """True when ``last_used_at`` is over a minute old.
+
+    Recording use at most once a minute keeps an integration that posts thousands of invoices
+    from turning every request, reads included, into a write on the keys table.
+    """
+    return key.last_used_at is None or utcnow() - key.last_used_at > timedelta(minutes=1)
+
+
+def touch(session: Session, key_id: int) -> None:
+    """Record that the key was just used."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException
 
 from payments import apikeys
 from payments.migrate import upgrade
@@ -15,11 +13,12 @@ from portal.config import ConfigError
 
 
 def _create_app():
+    # NoAppException is how Flask's CLI reports an app that cannot load: `portal --help` still
+    # lists the commands, and a command that needs the app exits with the one-line message.
     try:
         return create_app()
     except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        raise NoAppException(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,

@@ -17,12 +17,15 @@ def _authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    found = None
     if scheme.lower() == "bearer" and key.strip():
-        with database.db().transaction() as session:
-            found = apikeys.authenticate(session, key.strip())
-            if found is not None:
-                g.api_key_id = found.id
-                return None
+        found = apikeys.authenticate(database.session(), key.strip())
+    if found is not None:
+        g.api_key_id = found.id
+        if apikeys.needs_touch(found):
+            with database.db().transaction() as session:
+                apikeys.touch(session, found.id)
+        return None
     response, status = api_error(401, "missing or invalid API key")
     response.headers["WWW-Authenticate"] = 'Bearer realm="ar-portal"'
     return response, status

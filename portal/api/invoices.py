@@ -20,10 +20,19 @@ from portal.api.serialize import invoices_json
 from portal.errors import api_error
 
 MAX_PAGE = 100
+# Invoice ids are 32-bit INTEGERs on PostgreSQL: a larger id or cursor cannot match anything, and
+# binding it would fail (DataError there, OverflowError past 64 bits on SQLite), a 500.
+MAX_ID = 2**31 - 1
 
 
 def _policy():
     return current_app.extensions["portal.links"]
+
+
+def _find(session: Session, invoice_id: int, *, lock: bool = False) -> Invoice | None:
+    if invoice_id > MAX_ID:
+        return None
+    return session.get(Invoice, invoice_id, with_for_update=lock)
 
 
 def _one(session: Session, invoice: Invoice) -> dict:
@@ -54,7 +63,7 @@ def upsert():
 def get(invoice_id: int):
     """One invoice by its AR Portal id."""
     session = database.session()
-    invoice = session.get(Invoice, invoice_id)
+    invoice = _find(session, invoice_id)
     if invoice is None:
         return api_error(404, "no such invoice")
     return jsonify(_one(session, invoice))
@@ -93,7 +102,7 @@ def list_invoices():
 def void(invoice_id: int):
     """Void an invoice (idempotent); 409 once money has moved on it."""
     with database.db().transaction() as session:
-        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        invoice = _find(session, invoice_id, lock=True)
         if invoice is None:
             return api_error(404, "no such invoice")
         try:
@@ -107,7 +116,7 @@ def void(invoice_id: int):
 def rotate_link(invoice_id: int):
     """Replace the invoice's pay link: the old one stops working at once."""
     with database.db().transaction() as session:
-        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        invoice = _find(session, invoice_id, lock=True)
         if invoice is None:
             return api_error(404, "no such invoice")
         links.issue(session, _policy().key, invoice_id=invoice.id, ttl=_policy().ttl)
@@ -124,7 +133,8 @@ def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = raw.partition(":")
-        if version == "v1" and value.isdigit():
+        # isdigit() alone lets "²" through, and int("²") raises: ASCII digits only.
+        if version == "v1" and _is_number(value) and int(value) <= MAX_ID:
             return int(value)
     except (binascii.Error, UnicodeDecodeError):
         pass
@@ -135,7 +145,11 @@ def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
 def _limit(raw: str | None, errors: dict[str, str]) -> int:
     if raw is None:
         return 50
-    if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
+    if _is_number(raw) and 1 <= int(raw) <= MAX_PAGE:
         return int(raw)
     errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
     return 50
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 20

@@ -1,5 +1,7 @@
 """A customer on a phone (360 px wide, JavaScript off) reads an invoice and downloads its PDF."""
 
+from pathlib import Path
+
 from payments import apikeys
 from tests.factories import invoice_body
 
@@ -35,5 +37,5 @@ def test_phone_reads_invoice_and_downloads_pdf_without_javascript(browser, live_
         page.click("text=Download PDF")
     pdf = download.value
     assert pdf.suggested_filename == "invoice-INV-0001.pdf"
-    assert open(pdf.path(), "rb").read(5) == b"%PDF-"
+    assert Path(pdf.path()).read_bytes()[:5] == b"%PDF-"
     context.close()
