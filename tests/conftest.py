@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from payments import payment_models  # noqa: F401  (its tables are truncated too)
 from payments.db import Base, make_engine
 from payments.migrate import upgrade
 from tests.factories import invoice_body

@@ -1,0 +1,169 @@
+"""Models of money moving: payment attempts and their allocations, payments (one per Stripe
+PaymentIntent), the ledger, stored Stripe events, and the exceptions staff resolve.
+
+The ledger is append-only. ``Invoice.amount_paid`` and ``Invoice.amount_pending`` are sums of
+ledger entries, written only by :mod:`payments.ledger`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from payments.db import Base
+from payments.models import UTCDateTime, utcnow
+
+ATTEMPT_STATUSES = ("open", "completed", "expired")
+PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
+LEDGER_KINDS = ("pending", "pending_released", "payment", "payment_reversed", "refund",
+                "refund_reversed", "dispute_withdrawal", "dispute_reinstatement", "adjustment")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PaymentAttempt(Base):
+    """What the customer chose to pay, recorded before Stripe hears of it (allocation first).
+
+    ``reference`` travels in the Checkout Session's and PaymentIntent's metadata; events map back
+    through it. ``fingerprint`` identifies "the same invoices and amounts" so a double click, a
+    reload or a second tab reuses the open session instead of starting a second payment.
+    """
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_one_of("status", ATTEMPT_STATUSES), name="status_known"),
+        Index("ix_payment_attempts_open", "customer_id", "fingerprint", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="attempt", order_by="Allocation.id", cascade="all, delete-orphan"
+    )
+
+
+class Allocation(Base):
+    """How much of an attempt goes to one invoice."""
+
+    __tablename__ = "payment_allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("attempt_id", "invoice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("payment_attempts.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    attempt: Mapped[PaymentAttempt] = relationship(back_populates="allocations")
+
+
+class Payment(Base):
+    """A Stripe PaymentIntent that the portal has seen, and the state it was last reconciled to."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_one_of("status", PAYMENT_STATUSES), name="status_known"),
+        CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount",
+                        name="refund_in_range"),
+        CheckConstraint("amount_disputed >= 0 AND amount_disputed <= amount",
+                        name="dispute_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255), unique=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("payment_attempts.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    method: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_disputed: Mapped[int] = mapped_column(BigInteger, default=0)
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    attempt: Mapped[PaymentAttempt | None] = relationship()
+
+
+class LedgerEntry(Base):
+    """One change to what an invoice owes, tied to its cause (a Stripe object or staff action).
+
+    ``cause`` is unique per invoice, so applying the same fact twice is impossible by schema.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "cause"),
+        CheckConstraint(_one_of("kind", LEDGER_KINDS), name="kind_known"),
+        CheckConstraint("paid_delta <> 0 OR pending_delta <> 0", name="moves_money"),
+        Index("ix_ledger_entries_payment", "payment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    paid_delta: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    pending_delta: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    cause: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(Base):
+    """A verified Stripe event, stored once by id in the transaction that handled it."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    created: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventFailure(Base):
+    """A handler failure, kept outside the rolled-back transaction so staff can see it."""
+
+    __tablename__ = "stripe_event_failures"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error_type: Mapped[str] = mapped_column(String(200))
+    error_message: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
