@@ -1,0 +1,139 @@
+"""Stripe events in: verify the signature, store each event once, handle it in the same
+transaction, and record failures where a rollback cannot erase them.
+
+Verification is never optional. A payload is accepted only with a ``Stripe-Signature`` whose
+``v1`` HMAC-SHA256 matches one of the configured secrets (several, for rotation) and whose
+timestamp is within the tolerance of now, in the past *or* the future.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from payments.db import Database
+from payments.models import utcnow
+from payments.payment_models import EventFailure, StripeEvent
+
+TOLERANCE_SECONDS = 300
+
+Handler = Callable[[Session, dict[str, Any]], None]
+
+
+class SignatureError(Exception):
+    """The payload is not a genuine, fresh Stripe event; nothing was applied."""
+
+
+def verify(payload: bytes, header: str | None, secrets: Sequence[str],
+           now: float | None = None, tolerance: int = TOLERANCE_SECONDS) -> dict[str, Any]:
+    """Return the event in ``payload`` if ``header`` proves it came from Stripe, else raise."""
+    if not secrets:
+        raise SignatureError("no webhook secret is configured, so no event can be verified")
+    timestamp, signatures = _parse_header(header or "")
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError("timestamp outside the tolerance window")
+    signed = f"{timestamp}.".encode() + payload
+    expected = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets]
+    if not any(hmac.compare_digest(e, sig) for e in expected for sig in signatures):
+        raise SignatureError("no signature matches a configured secret")
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise SignatureError("the signed payload is not JSON") from None
+    if not (isinstance(event, dict) and isinstance(event.get("id"), str)
+            and isinstance(event.get("type"), str)):
+        raise SignatureError("the signed payload is not an event")
+    return event
+
+
+def _parse_header(header: str) -> tuple[int, list[str]]:
+    timestamp, signatures = None, []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise SignatureError("malformed Stripe-Signature header")
+    return timestamp, signatures
+
+
+def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload`` (tests, the sandbox and benchmarks)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What happened to an event: ``applied``, ``duplicate`` or ``failed`` (with the error)."""
+
+    outcome: str
+    error: BaseException | None = None
+
+
+def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+    """Store ``event`` once by id and handle it in the same transaction.
+
+    A duplicate (already stored, or stored concurrently by another worker) is a no-op. If the
+    handler raises, everything it did is rolled back with the event row, the failure is recorded
+    in its own transaction, and the caller answers 500 so Stripe delivers the event again.
+    """
+    try:
+        with db.transaction() as session:
+            if session.get(StripeEvent, event["id"]) is not None:
+                return Ingested("duplicate")
+            session.add(StripeEvent(id=event["id"], type=event["type"],
+                                    created=int(event.get("created") or 0),
+                                    payload=json.dumps(event, separators=(",", ":")),
+                                    source=source))
+            session.flush()  # a concurrent twin blocks here, then fails on the primary key
+            handle(session, event)
+            _resolve_failure(session, event["id"])
+        return Ingested("applied")
+    except IntegrityError as exc:
+        if _stored(db, event["id"]):
+            return Ingested("duplicate")
+        _record_failure(db, event, exc)
+        return Ingested("failed", exc)
+    except Exception as exc:  # noqa: BLE001  (any handler error must be recorded, then retried)
+        _record_failure(db, event, exc)
+        return Ingested("failed", exc)
+
+
+def _stored(db: Database, event_id: str) -> bool:
+    with db.reader() as session:
+        return session.get(StripeEvent, event_id) is not None
+
+
+def _resolve_failure(session: Session, event_id: str) -> None:
+    failure = session.get(EventFailure, event_id)
+    if failure is not None and failure.resolved_at is None:
+        failure.resolved_at = utcnow()
+
+
+def _record_failure(db: Database, event: dict[str, Any], exc: BaseException) -> None:
+    def work(session: Session) -> None:
+        failure = session.scalar(select(EventFailure)
+                                 .where(EventFailure.event_id == event["id"]).with_for_update())
+        if failure is None:
+            failure = EventFailure(event_id=event["id"], type=event["type"], attempts=0)
+            session.add(failure)
+        failure.attempts += 1
+        failure.error_type = type(exc).__name__
+        failure.error_message = str(exc)[:2000]
+        failure.last_failed_at = utcnow()
+
+    db.run(work)
