@@ -167,3 +167,29 @@ class EventFailure(Base):
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+EXCEPTION_KINDS = ("overpayment", "voided_invoice", "currency_mismatch", "unmatched_payment",
+                   "reversal_after_confirmation")
+
+
+class ReconciliationException(Base):
+    """Something reconciliation could not settle on its own; staff resolve it in the console.
+
+    ``cause`` makes raising the same exception twice (a redelivered event) a no-op.
+    """
+
+    __tablename__ = "reconciliation_exceptions"
+    __table_args__ = (CheckConstraint(_one_of("kind", EXCEPTION_KINDS), name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -11,8 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from payments.invoices import LinkPolicy
 from payments.links import LinkKey
+from payments.stripe_gateway import StripeGateway
 from portal import config as config_module
-from portal import database, errors, security, templating
+from portal import database, errors, security, templating, webhook
 from portal.extensions import csrf, limiter
 
 
@@ -49,6 +50,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     database.init_app(app)
+    if settings["STRIPE_SECRET_KEY"]:
+        app.extensions["portal.stripe"] = StripeGateway(settings["STRIPE_SECRET_KEY"],
+                                                        settings["STRIPE_API_BASE"])
+    webhook.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
@@ -71,4 +76,6 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(customer_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(webhook.bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
+    csrf.exempt(webhook.bp)  # authenticated by Stripe's signature instead

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, NoAppException
 
 from payments import apikeys
+from payments import ledger as ledger_module
 from payments.migrate import upgrade
 from portal import create_app, database
 from portal.config import ConfigError
@@ -53,6 +54,24 @@ def apikey_create(name: str) -> None:
     click.echo(plaintext)
     click.echo(f"Created API key {key.id} ({name}). Store it now: it cannot be shown again.",
                err=True)
+
+
+@cli.group()
+def ledger() -> None:
+    """The ledger of invoice balances."""
+
+
+@ledger.command("verify")
+def ledger_verify() -> None:
+    """Recompute every invoice balance from the ledger; list differences (exit 1 if any)."""
+    with database.db().reader() as session:
+        differences = ledger_module.verify(session)
+    for d in differences:
+        click.echo(f"invoice {d.invoice_id}: stored paid/pending {d.stored[0]}/{d.stored[1]}, "
+                   f"ledger says {d.ledger[0]}/{d.ledger[1]}", err=True)
+    if differences:
+        raise SystemExit(1)
+    click.echo("Ledger verified: every invoice balance matches its entries.")
 
 
 from portal import demo as _demo  # noqa: E402

@@ -1,0 +1,150 @@
+"""Bring one payment in line with Stripe: find or create it, map it to its allocations, let
+the ledger converge, and raise the exceptions staff need to see.
+
+Always decided from the PaymentIntent as it is *now* (read through the gateway), never from an
+event's possibly stale snapshot, so any order of events gives the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session
+
+from payments import ledger
+from payments.ledger import PaymentFacts
+from payments.models import Customer, Invoice
+from payments.payment_models import Payment, PaymentAttempt, ReconciliationException
+from payments.stripe_facts import payment_method
+from payments.stripe_gateway import StripeGateway
+
+ATTEMPT_METADATA_KEY = "portal_attempt"
+
+
+def sync_payment(session: Session, gateway: StripeGateway,
+                 payment_intent_id: str) -> Payment | None:
+    """Reconcile the PaymentIntent; returns its Payment, or None while no money has moved."""
+    intent, facts = gateway.payment_facts(payment_intent_id)
+    payment = session.scalar(select(Payment).where(
+        Payment.payment_intent_id == payment_intent_id).with_for_update())
+    if payment is None:
+        if facts is None or facts.status not in ("pending", "succeeded"):
+            return None  # a decline or an unfunded transfer: nothing to record
+        payment = _new_payment(session, intent)
+    facts = facts or PaymentFacts(payment.status)
+    payment.method = payment_method(intent) or payment.method
+    charge = intent.get("latest_charge")
+    payment.charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    allocations = _usable_allocations(session, payment)
+    ledger.lock_invoices(session, {invoice_id for invoice_id, _ in allocations})
+    result = ledger.reconcile_payment(session, payment, allocations, facts)
+    _record_reductions(payment, facts)
+    _after_ledger(session, payment, result)
+    return payment
+
+
+def _new_payment(session: Session, intent: dict[str, Any]) -> Payment:
+    reference = (intent.get("metadata") or {}).get(ATTEMPT_METADATA_KEY)
+    attempt = session.scalar(select(PaymentAttempt).where(
+        (PaymentAttempt.reference == reference) if reference
+        else (PaymentAttempt.payment_intent_id == intent["id"])))
+    payment = Payment(payment_intent_id=intent["id"], attempt_id=attempt.id if attempt else None,
+                      customer_id=attempt.customer_id if attempt else _customer_id(session, intent),
+                      currency=intent["currency"].upper(), amount=int(intent["amount"]),
+                      status="pending")
+    session.add(payment)
+    session.flush()
+    if attempt is None:
+        _raise(session, "unmatched_payment", f"unmatched:{intent['id']}", payment,
+               details={"suggestions": suggest_matches(session, intent)})
+    return payment
+
+
+def _customer_id(session: Session, intent: dict[str, Any]) -> int | None:
+    stripe_customer = intent.get("customer")
+    if not stripe_customer:
+        return None
+    return session.scalar(select(Customer.id).where(Customer.stripe_customer_id == stripe_customer))
+
+
+def _usable_allocations(session: Session, payment: Payment) -> list[tuple[int, int]]:
+    """The attempt's allocations, minus those the ledger must not apply (wrong currency)."""
+    if payment.attempt_id is None:
+        return []
+    attempt = session.get(PaymentAttempt, payment.attempt_id)
+    usable = []
+    for alloc in attempt.allocations:
+        invoice = session.get(Invoice, alloc.invoice_id)
+        if invoice.currency != payment.currency:
+            _raise(session, "currency_mismatch", f"currency:{payment.id}:{invoice.id}", payment,
+                   invoice, details={"invoice_currency": invoice.currency})
+            continue
+        if invoice.voided_at is not None:
+            _raise(session, "voided_invoice", f"voided:{payment.id}:{invoice.id}", payment,
+                   invoice)
+        usable.append((alloc.invoice_id, alloc.amount))
+    return usable
+
+
+def _record_reductions(payment: Payment, facts: PaymentFacts) -> None:
+    refunded = sum(r.amount for r in facts.reductions if r.kind == "refund")
+    withdrawn = sum(r.amount for r in facts.reductions if r.kind == "dispute_withdrawal")
+    reinstated = sum(r.amount for r in facts.reductions if r.kind == "dispute_withdrawal"
+                     and r.cause.removesuffix(":withdrawn") in facts.reinstated_disputes)
+    payment.amount_refunded = min(refunded, payment.amount)
+    payment.amount_disputed = min(withdrawn - reinstated, payment.amount)
+
+
+def _after_ledger(session: Session, payment: Payment, result: ledger.Reconciled) -> None:
+    for invoice_id in sorted(result.invoice_ids):
+        invoice = session.get(Invoice, invoice_id)
+        session.refresh(invoice, ["amount_paid", "amount_pending"])
+        if invoice.amount_paid > invoice.total:
+            _raise(session, "overpayment", f"overpaid:{invoice.id}:{payment.id}", payment,
+                   invoice, amount=invoice.amount_paid - invoice.total)
+    if payment.confirmed_at is not None:
+        for entry in result.entries:
+            if entry.paid_delta < 0:
+                _raise(session, "reversal_after_confirmation", f"reversal:{entry.cause}:"
+                       f"{entry.invoice_id}", payment, session.get(Invoice, entry.invoice_id),
+                       amount=-entry.paid_delta, details={"kind": entry.kind})
+
+
+def _raise(session: Session, kind: str, cause: str, payment: Payment,
+           invoice: Invoice | None = None, amount: int | None = None,
+           details: dict[str, Any] | None = None) -> None:
+    if session.scalar(select(ReconciliationException.id)
+                      .where(ReconciliationException.cause == cause)) is not None:
+        return
+    session.add(ReconciliationException(
+        kind=kind, cause=cause, payment_id=payment.id,
+        invoice_id=invoice.id if invoice else None,
+        amount=payment.amount if amount is None else amount, currency=payment.currency,
+        details=json.dumps(details or {})))
+
+
+def suggest_matches(session: Session, intent: dict[str, Any], limit: int = 5) -> list[dict]:
+    """Open invoices a payment without metadata probably meant: same customer, same amount, or
+    the invoice number in the description; best first."""
+    amount, currency = int(intent["amount"]), intent["currency"].upper()
+    text = " ".join(str(v) for v in (intent.get("description"),
+                                    *(intent.get("metadata") or {}).values()) if v)
+    words = set(re.findall(r"[A-Za-z0-9][A-Za-z0-9._/-]*", text))
+    customer_id = _customer_id(session, intent)
+    candidates = session.scalars(select(Invoice).where(
+        Invoice.voided_at.is_(None), Invoice.amount_paid < Invoice.total,
+        Invoice.currency == currency,
+        or_(Invoice.total - Invoice.amount_paid == amount, Invoice.number.in_(words),
+            Invoice.customer_id == customer_id if customer_id else false())).limit(200))
+    scored = []
+    for inv in candidates:
+        score = ((3 if inv.total - inv.amount_paid == amount else 0)
+                 + (2 if customer_id and inv.customer_id == customer_id else 0)
+                 + (2 if inv.number in words else 0))
+        scored.append((-score, inv.id, {"invoice_id": inv.id, "number": inv.number,
+                                            "amount_due": inv.total - inv.amount_paid,
+                                            "score": score}))
+    return [item for *_k, item in sorted(scored)[:limit]]

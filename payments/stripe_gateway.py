@@ -1,0 +1,75 @@
+"""The one boundary to Stripe: every call goes through the official SDK's StripeClient here.
+
+``api_base`` points it at the offline sandbox (``STRIPE_API_BASE``); unset, it talks to Stripe.
+Methods return plain dicts so the rest of the core never handles SDK objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import stripe
+
+from payments.ledger import PaymentFacts
+from payments.stripe_facts import payment_facts
+
+
+class StripeGateway:
+    """A thin, typed facade over the Stripe calls AR Portal makes."""
+
+    def __init__(self, secret_key: str, api_base: str | None = None,
+                 max_network_retries: int = 2) -> None:
+        bases = {"api": api_base.rstrip("/")} if api_base else None
+        self._client = stripe.StripeClient(secret_key, base_addresses=bases,
+                                           max_network_retries=max_network_retries)
+        self.v1 = self._client.v1
+
+    @staticmethod
+    def _opts(idempotency_key: str | None) -> dict[str, Any] | None:
+        return {"idempotency_key": idempotency_key} if idempotency_key else None
+
+    def create_customer(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Create a Stripe Customer (once per portal customer; the caller remembers the id)."""
+        return self.v1.customers.create(params, self._opts(idempotency_key)).to_dict()
+
+    def create_checkout_session(self, params: dict[str, Any],
+                                idempotency_key: str) -> dict[str, Any]:
+        """Create a Checkout Session for exactly the amounts the portal computed."""
+        return self.v1.checkout.sessions.create(params, self._opts(idempotency_key)).to_dict()
+
+    def expire_checkout_session(self, session_id: str, idempotency_key: str) -> dict[str, Any]:
+        """Expire an open session so it can no longer be paid."""
+        return self.v1.checkout.sessions.expire(session_id, None,
+                                                self._opts(idempotency_key)).to_dict()
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        """The session as it is now, with its PaymentIntent expanded."""
+        return self.v1.checkout.sessions.retrieve(
+            session_id, {"expand": ["payment_intent"]}).to_dict()
+
+    def payment_facts(self, payment_intent_id: str) -> tuple[dict[str, Any], PaymentFacts | None]:
+        """The PaymentIntent now, and the ledger facts it implies (None: no money has moved)."""
+        intent = self.v1.payment_intents.retrieve(
+            payment_intent_id, {"expand": ["latest_charge"]}).to_dict()
+        refunds = self._all(self.v1.refunds.list({"payment_intent": payment_intent_id,
+                                                  "limit": 100}))
+        disputes = self._all(self.v1.disputes.list({"payment_intent": payment_intent_id,
+                                                    "limit": 100}))
+        return intent, payment_facts(intent, refunds, disputes)
+
+    def create_refund(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Refund all or part of a payment."""
+        return self.v1.refunds.create(params, self._opts(idempotency_key)).to_dict()
+
+    def events(self, created_gte: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every event Stripe still lists (30 days at most), newest first, page by page."""
+        params: dict[str, Any] = {"limit": 100}
+        if created_gte is not None:
+            params["created"] = {"gte": created_gte}
+        for event in self.v1.events.list(params).auto_paging_iter():
+            yield event.to_dict()
+
+    @staticmethod
+    def _all(page) -> list[dict[str, Any]]:
+        return [item.to_dict() for item in page.auto_paging_iter()]

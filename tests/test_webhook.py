@@ -1,0 +1,70 @@
+"""``POST /stripe/webhook`` answers as Stripe expects and never applies an unverified event."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sqlalchemy import func, select
+
+from payments import events
+from payments.payment_models import EventFailure, StripeEvent
+
+SECRET = "whsec_test_webhook"
+
+
+def _post(client, event: dict, secret: str = SECRET, timestamp: int | None = None):
+    body = json.dumps(event).encode()
+    return client.post("/stripe/webhook", data=body, content_type="application/json",
+                       headers={"Stripe-Signature": events.sign(body, secret, timestamp)})
+
+
+def _event(type_: str = "invoice.created", event_id: str = "evt_w1") -> dict:
+    return {"id": event_id, "object": "event", "type": type_, "created": int(time.time()),
+            "data": {"object": {"id": "in_1", "object": "invoice"}}}
+
+
+def _stored(db) -> int:
+    with db.reader() as session:
+        return session.scalar(select(func.count()).select_from(StripeEvent))
+
+
+def test_unknown_event_types_are_stored_and_acknowledged_once(app_factory):
+    app = app_factory(STRIPE_WEBHOOK_SECRET=f"whsec_old, {SECRET}")
+    client, db = app.test_client(), app.extensions["portal.db"]
+    first, again = _post(client, _event()), _post(client, _event())
+    assert (first.status_code, first.get_json()["outcome"]) == (200, "applied")
+    assert (again.status_code, again.get_json()["outcome"]) == (200, "duplicate")
+    assert _post(client, _event(event_id="evt_w2"), secret="whsec_old").status_code == 200
+    assert _stored(db) == 2
+
+
+def test_bad_signatures_and_stale_timestamps_get_400_and_change_nothing(app_factory):
+    app = app_factory(STRIPE_WEBHOOK_SECRET=SECRET)
+    client = app.test_client()
+    assert _post(client, _event(), secret="whsec_wrong").status_code == 400
+    assert _post(client, _event(), timestamp=int(time.time()) - 600).status_code == 400
+    assert _post(client, _event(), timestamp=int(time.time()) + 600).status_code == 400
+    unsigned = client.post("/stripe/webhook", data=json.dumps(_event()),
+                           content_type="application/json")
+    assert unsigned.status_code == 400
+    assert _stored(app.extensions["portal.db"]) == 0
+
+
+def test_without_a_secret_every_event_is_refused(app_factory):
+    app = app_factory()
+    response = _post(app.test_client(), _event())
+    assert response.status_code == 503
+    assert "STRIPE_WEBHOOK_SECRET" in response.get_json()["error"]
+    assert _stored(app.extensions["portal.db"]) == 0
+
+
+def test_a_failing_handler_answers_500_and_records_the_failure(app_factory):
+    # No STRIPE_SECRET_KEY: the handler cannot reach Stripe, as during an outage.
+    app = app_factory(STRIPE_WEBHOOK_SECRET=SECRET)
+    response = _post(app.test_client(), _event("payment_intent.succeeded", "evt_fail"))
+    assert response.status_code == 500
+    db = app.extensions["portal.db"]
+    assert _stored(db) == 0
+    with db.reader() as session:
+        assert session.get(EventFailure, "evt_fail").attempts == 1
