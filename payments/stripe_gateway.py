@@ -38,10 +38,14 @@ class StripeGateway:
         """Create a Checkout Session for exactly the amounts the portal computed."""
         return self.v1.checkout.sessions.create(params, self._opts(idempotency_key)).to_dict()
 
-    def expire_checkout_session(self, session_id: str, idempotency_key: str) -> dict[str, Any]:
-        """Expire an open session so it can no longer be paid."""
-        return self.v1.checkout.sessions.expire(session_id, None,
-                                                self._opts(idempotency_key)).to_dict()
+    def expire_checkout_session(self, session_id: str,
+                                idempotency_key: str) -> dict[str, Any] | None:
+        """Expire an open session so it can no longer be paid; None if it was not open."""
+        try:
+            return self.v1.checkout.sessions.expire(session_id, None,
+                                                    self._opts(idempotency_key)).to_dict()
+        except stripe.InvalidRequestError:
+            return None  # already completed or expired: nothing left to stop
 
     def checkout_session(self, session_id: str) -> dict[str, Any]:
         """The session as it is now, with its PaymentIntent expanded."""

@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if settings["STRIPE_SECRET_KEY"]:
         app.extensions["portal.stripe"] = StripeGateway(settings["STRIPE_SECRET_KEY"],
                                                         settings["STRIPE_API_BASE"])
+    app.jinja_env.globals["payments_enabled"] = "portal.stripe" in app.extensions
     webhook.init_app(app)
     security.init_app(app)
     templating.init_app(app)

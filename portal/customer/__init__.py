@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("customer", __name__)
 
-from portal.customer import invoice, statement  # noqa: E402,F401  (registers the routes)
+from portal.customer import invoice, pay, returning, statement  # noqa: E402,F401  (routes)

@@ -1,0 +1,74 @@
+"""Paying: ``POST /i/<token>/pay``, ``POST /s/<token>/pay``, the way back from Checkout, and
+``/i/<token>/return`` (what really happened, in plain words)."""
+
+from __future__ import annotations
+
+import stripe
+from flask import abort, current_app, redirect, render_template, request
+
+from payments import pages
+from payments.amounts import AmountError, check_amount, check_together, parse_amount
+from portal import database
+from portal.customer import bp, paying
+from portal.customer.common import check, today, token_lookup
+
+
+def _gateway():
+    gateway = current_app.extensions.get("portal.stripe")
+    if gateway is None:
+        abort(404)  # payments are not configured: there is no pay button either
+    return gateway
+
+
+@bp.post("/i/<token>/pay")
+@token_lookup
+def invoice_pay(token: str):
+    """Pay this invoice in full or, where allowed, in part; 303 to Stripe Checkout."""
+    _gateway()
+    state, row = pages.resolve_invoice(database.session(), token)
+    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
+        return stop
+    inv = paying.payable(row)
+    try:
+        typed = request.form.get("amount", "") if request.form.get("choice") == "other" else None
+        amount = check_amount(inv, None if typed is None else parse_amount(typed, inv.currency),
+                              current_app.config["PORTAL_LOCALE"])
+    except AmountError as exc:
+        view = pages.invoice_view(database.session(), row, today())
+        return render_template("invoice.html", inv=view, token=token, pay_error=str(exc),
+                               typed=request.form.get("amount", "")), 422
+    return _go(row["customer_id"], inv.currency, [(inv.invoice_id, amount)], f"i:{row['id']}")
+
+
+@bp.post("/s/<token>/pay")
+@token_lookup
+def statement_pay(token: str):
+    """Pay the chosen open invoices of a statement, each in full, in one Checkout."""
+    _gateway()
+    state, row = pages.resolve_statement(database.session(), token)
+    if (stop := check(state, "expired.html", kind="statement", token=token)) is not None:
+        return stop
+    chosen = {int(v) for v in request.form.getlist("invoice") if v.isascii() and v.isdigit()}
+    key = current_app.extensions["portal.links"].key
+    view = pages.statement_view(database.session(), row, key, today())
+    picked = [line.invoice for line in view.lines if line.invoice.id in chosen]
+    try:
+        if not picked:
+            raise AmountError("Choose at least one invoice to pay")
+        invoices = [paying.payable(inv.row) for inv in picked]
+        amounts = [check_amount(inv, None) for inv in invoices]
+        check_together(invoices, amounts)
+    except AmountError as exc:
+        return render_template("statement.html", st=view, token=token, pay_error=str(exc),
+                               buckets=pages.AGING_BUCKETS), 422
+    allocations = [(inv.invoice_id, amt) for inv, amt in zip(invoices, amounts, strict=True)]
+    return _go(row["customer_id"], invoices[0].currency, allocations, f"s:{row['customer_id']}")
+
+
+def _go(customer_id: int, currency: str, allocations, back_to: str):
+    try:
+        url = paying.start(customer_id, currency, allocations, back_to)
+    except stripe.StripeError:
+        current_app.logger.exception("could not open a Stripe Checkout Session")
+        return render_template("pay_unavailable.html"), 502
+    return redirect(url, 303)
