@@ -74,9 +74,11 @@ def ledger_verify() -> None:
     click.echo("Ledger verified: every invoice balance matches its entries.")
 
 
+from payments.sandbox.cli import sandbox_command  # noqa: E402
 from portal import demo as _demo  # noqa: E402
 from portal import importer as _importer  # noqa: E402
 
 cli.add_command(_demo.demo)
+cli.add_command(sandbox_command)
 cli.add_command(_importer.import_group)
 __all__ = ["cli", "current_app"]
