@@ -7,16 +7,22 @@ leaves one copy of everything.
 from __future__ import annotations
 
 import os
+import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask, current_app
-from werkzeug.serving import run_simple
+from sqlalchemy import update
+from werkzeug.serving import make_server, run_simple
 
 from payments import links
 from payments.invoices import upsert_invoice
 from payments.migrate import upgrade
 from payments.models import Customer, Invoice
+from payments.payment_models import PaymentAttempt
+from payments.sandbox import create_app as sandbox_app
+from payments.sandbox.app import DEFAULT_PORT as SANDBOX_PORT
 from payments.schemas import InvoiceIn
 from portal import create_app, database, urls
 
@@ -94,23 +100,44 @@ def _live_url(session, invoice: Invoice) -> str:
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--sandbox-port", default=SANDBOX_PORT, show_default=True, type=int)
 @click.option("--seed-only", is_flag=True, help="Seed and print the links, then exit.")
-def demo(host: str, port: int, seed_only: bool) -> None:
-    """Run AR Portal with sample data on SQLite and print the links to open."""
+def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
+    """Run AR Portal and the offline Stripe sandbox with sample data; print the links."""
     instance = os.environ.get("PORTAL_INSTANCE_PATH")
-    app = create_app({"PORTAL_DEMO": True, "PORTAL_BASE_URL": f"http://{host}:{port}",
-                      **BUSINESS,
+    portal_url, sandbox_url = f"http://{host}:{port}", f"http://{host}:{sandbox_port}"
+    secret = "whsec_demo_" + secrets.token_urlsafe(24)
+    app = create_app({"PORTAL_DEMO": True, "PORTAL_BASE_URL": portal_url, **BUSINESS,
+                      "STRIPE_SECRET_KEY": "sk_test_demo", "STRIPE_API_BASE": sandbox_url,
+                      "STRIPE_WEBHOOK_SECRET": secret, "PORTAL_BANK_TRANSFERS": True,
                       **({} if os.environ.get("PORTAL_DATABASE_URL") else
                          {"PORTAL_DATABASE_URL": _demo_db(instance)})})
     upgrade(app.extensions["portal.db"].engine)
+    links_to_print = seed(app)
+    _forget_old_sessions(app)
     click.secho("\nAR Portal demo", bold=True)
-    click.echo(f"Portal:   http://{host}:{port}/   (customer pages below; no login needed)\n")
-    for label, url in seed(app):
+    click.echo(f"Portal:         {portal_url}/   (customer pages below; no login needed)")
+    click.echo(f"Stripe sandbox: {sandbox_url}   (offline; pay with card 4242 4242 4242 4242, "
+               "or bank account 000123456789 / routing 110000000)\n")
+    for label, url in links_to_print:
         click.echo(f"  {label}\n    {url}")
-    click.echo("\nEmails (fresh links) are written to instance/outbox/. Ctrl-C stops the demo.\n")
-    if not seed_only:
-        # Not app.run(): Flask ignores it inside a CLI command.
-        run_simple(host, port, app, threaded=True)
+    click.echo(f"\nSettle a pending ACH debit: curl -X POST {sandbox_url}/_sandbox/payment_intents/"
+               "<pi_…>/settle\nEmails (fresh links) land in instance/outbox/. Ctrl-C stops.\n")
+    if seed_only:
+        return
+    sandbox = sandbox_app({"SANDBOX_WEBHOOKS": [{"url": f"{portal_url}/stripe/webhook",
+                                                 "secret": secret}]})
+    threading.Thread(target=make_server(host, sandbox_port, sandbox, threaded=True).serve_forever,
+                     daemon=True).start()
+    # Not app.run(): Flask ignores it inside a CLI command.
+    run_simple(host, port, app, threaded=True)
+
+
+def _forget_old_sessions(app: Flask) -> None:
+    # The sandbox starts empty each time: sessions opened in an earlier run no longer exist.
+    with app.app_context(), database.db().transaction() as session:
+        session.execute(update(PaymentAttempt).where(PaymentAttempt.status == "open")
+                        .values(status="expired"))
 
 
 def _demo_db(instance: str | None) -> str:

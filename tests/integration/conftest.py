@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
 from urllib.parse import urljoin
 
 import pytest
@@ -109,6 +108,10 @@ def stack(app_factory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def browser() -> Browser:
+def customer() -> Browser:
     """A fresh customer browser."""
     return Browser()
+
+
+# Playwright's chromium and the screenshot helper, for the browser tests in this folder.
+from tests.browser.conftest import browser, shot  # noqa: E402,F401
