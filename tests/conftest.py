@@ -17,6 +17,9 @@ from payments.db import Base, make_engine
 from payments.migrate import upgrade
 from tests.factories import invoice_body
 
+# One chromium for the whole session, shared by tests/browser and tests/integration.
+pytest_plugins = ["tests.playwright_fixtures"]
+
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 LINK_KEY = "test-link-key-0123456789abcdef0123456789abcdef"
 

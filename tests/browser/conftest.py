@@ -1,41 +1,12 @@
-"""Browser tests: Playwright for Python driving Debian's chromium (never a downloaded browser).
-
-Screenshots of every step are kept in ``test-artifacts/`` for people to look at.
-"""
+"""Browser tests of the customer pages (the browser itself is a root fixture)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("chromium is not installed: run scripts/system-deps (make test does)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless chromium for the whole session."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=_chromium(), headless=True,
-                                      args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -59,17 +30,3 @@ class _Lazy:
 
     def __call__(self, environ, start_response):
         return self.holder["app"](environ, start_response)
-
-
-@pytest.fixture
-def shot(request):
-    """``shot(page, "step")`` saves a screenshot under test-artifacts/<test name>/."""
-    folder = ARTIFACTS / request.node.name
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def take(page, step: str) -> Path:
-        path = folder / f"{step}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take

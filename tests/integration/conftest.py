@@ -111,7 +111,3 @@ def stack(app_factory) -> Iterator[Stack]:
 def customer() -> Browser:
     """A fresh customer browser."""
     return Browser()
-
-
-# Playwright's chromium and the screenshot helper, for the browser tests in this folder.
-from tests.browser.conftest import browser, shot  # noqa: E402,F401
