@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, NoAppException
 
-from payments import apikeys
+from payments import apikeys, sync
 from payments import ledger as ledger_module
 from payments.migrate import upgrade
 from portal import create_app, database
@@ -75,10 +77,36 @@ def ledger_verify() -> None:
 
 
 from payments.sandbox.cli import sandbox_command  # noqa: E402
+
+
+@cli.group("stripe")
+def stripe_group() -> None:
+    """Recovery from Stripe."""
+
+
+@stripe_group.command("sync")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Start from this date (UTC) instead of the stored checkpoint.")
+def stripe_sync(since) -> None:
+    """Apply every Stripe event webhooks missed (30 days at most), then check open attempts."""
+    gateway = current_app.extensions.get("portal.stripe")
+    if gateway is None:
+        raise click.ClickException("STRIPE_SECRET_KEY is not set")
+    report = sync.run(database.db(), gateway, since.replace(tzinfo=UTC) if since else None)
+    if report.clamped:
+        click.echo("Stripe keeps events for 30 days; syncing from "
+                   f"{report.since:%Y-%m-%d %H:%M} UTC instead.", err=True)
+    counts = report.outcomes
+    click.echo(f"{sum(counts.values())} events since {report.since:%Y-%m-%d %H:%M} UTC: "
+               f"{counts['applied']} applied, {counts['duplicate']} already known, "
+               f"{counts['failed']} failed; {report.swept} open attempts checked.")
+    if counts["failed"]:
+        raise SystemExit(1)
+
+
 from portal import demo as _demo  # noqa: E402
 from portal import importer as _importer  # noqa: E402
 
 cli.add_command(_demo.demo)
 cli.add_command(sandbox_command)
 cli.add_command(_importer.import_group)
-__all__ = ["cli", "current_app"]

@@ -1,8 +1,8 @@
-"""reconciliation exceptions
+"""reconciliation exceptions and sync state
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 14:23:45.752585
+Create Date: 2026-11-22 14:40:38.476942
 """
 
 import sqlalchemy as sa
@@ -15,6 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('sync_state',
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('reconciliation_exceptions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -37,3 +43,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('reconciliation_exceptions')
+    op.drop_table('sync_state')
