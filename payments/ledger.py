@@ -87,9 +87,10 @@ def reconcile_payment(
     """Bring the ledger of ``payment`` in line with ``facts``; returns what was appended.
 
     ``allocations`` is ``[(invoice_id, amount), …]`` in the order the customer chose them. The
-    caller holds the payment's row lock (see :func:`lock_invoices`), so concurrent events for one
-    payment queue instead of both appending.
+    invoices are row-locked first, so concurrent payments on one invoice queue instead of both
+    summing the ledger without the other's entry (a lost update).
     """
+    lock_invoices(session, {invoice_id for invoice_id, _ in allocations})
     existing = {(e.invoice_id, e.cause): e for e in session.scalars(
         select(LedgerEntry).where(LedgerEntry.payment_id == payment.id))}
     payment.status = advance(payment.status, facts.status)

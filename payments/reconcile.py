@@ -39,7 +39,6 @@ def sync_payment(session: Session, gateway: StripeGateway,
     charge = intent.get("latest_charge")
     payment.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     allocations = _usable_allocations(session, payment)
-    ledger.lock_invoices(session, {invoice_id for invoice_id, _ in allocations})
     result = ledger.reconcile_payment(session, payment, allocations, facts)
     _record_reductions(payment, facts)
     _after_ledger(session, payment, result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -175,3 +176,30 @@ def _per_invoice(db, payment_id: int) -> dict[int, tuple[int, int]]:
             .where(LedgerEntry.payment_id == payment_id).group_by(LedgerEntry.invoice_id))
         # An invoice whose entries cancel out is the same as one with no entries.
         return {inv: (paid, pending) for inv, paid, pending in rows if (paid, pending) != (0, 0)}
+
+
+def test_concurrent_payments_on_one_invoice_lose_no_update(db, invoices):
+    a, _b = invoices
+    payment_ids = [_payment(db, 500, f"pi_conc_{i}") for i in range(10)]
+    barrier = threading.Barrier(len(payment_ids))
+    errors: list[BaseException] = []
+
+    def settle(payment_id: int) -> None:
+        barrier.wait()
+        try:
+            def work(session):
+                payment = session.get(Payment, payment_id)
+                ledger.reconcile_payment(session, payment, [(a, 500)], PaymentFacts("succeeded"))
+            db.run(work)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=settle, args=(pid,)) for pid in payment_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert _balances(db, a) == [(5000, 0)]
+    with db.reader() as session:
+        assert ledger.verify(session) == []
