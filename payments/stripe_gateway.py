@@ -56,10 +56,16 @@ class StripeGateway:
         """The PaymentIntent now, and the ledger facts it implies (None: no money has moved)."""
         intent = self.v1.payment_intents.retrieve(
             payment_intent_id, {"expand": ["latest_charge"]}).to_dict()
+        charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) \
+            else {}
+        # Refunds are always listed (a failed one leaves no trace on the charge); disputes only
+        # when the charge says it was disputed, which it keeps saying after the dispute ends.
         refunds = self._all(self.v1.refunds.list({"payment_intent": payment_intent_id,
                                                   "limit": 100}))
-        disputes = self._all(self.v1.disputes.list({"payment_intent": payment_intent_id,
-                                                    "limit": 100}))
+        disputes = []
+        if charge.get("disputed") or not charge:
+            disputes = self._all(self.v1.disputes.list({"payment_intent": payment_intent_id,
+                                                        "limit": 100}))
         return intent, payment_facts(intent, refunds, disputes)
 
     def create_refund(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
