@@ -101,3 +101,13 @@ def test_two_sessions_both_paid_raise_an_overpayment(stack, customer):
     with stack.app.extensions["portal.db"].reader() as session:
         kinds = session.scalars(select(ReconciliationException.kind)).all()
     assert kinds == ["overpayment"]
+
+
+def test_a_failed_refund_gives_the_payment_back_to_the_invoice(stack, customer):
+    inv = stack.create_invoice()
+    intent = _paid_by_card(stack, customer, inv)
+    refund = stack.sandbox.client.v1.refunds.create({"payment_intent": intent["id"],
+                                                     "amount": 1000})
+    stack.settled(inv["id"], amount_paid=2850)
+    stack.sandbox.control(f"refunds/{refund.id}/fail", {"failure_reason": "lost_or_stolen_card"})
+    stack.settled(inv["id"], amount_paid=3850, status="paid")
