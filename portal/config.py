@@ -33,13 +33,14 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PROXY_COUNT": 0,
     "PORTAL_PDF_CACHE_DIR": None,  # None: instance/pdf-cache
     "PORTAL_DEMO": False,
+    "PORTAL_BANK_TRANSFERS": False,
     "STRIPE_SECRET_KEY": None,
     "STRIPE_WEBHOOK_SECRET": None,
     "STRIPE_API_BASE": None,
 }
 
 _INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT"}
-_BOOLS = {"PORTAL_DEMO"}
+_BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS"}
 
 
 class ConfigError(RuntimeError):
