@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from payments.db import Database
@@ -25,8 +25,10 @@ from payments.models import utcnow
 from payments.payment_models import EventFailure, StripeEvent
 
 TOLERANCE_SECONDS = 300
+ATTEMPTS = 3
 
 Handler = Callable[[Session, dict[str, Any]], None]
+Prepare = Callable[[dict[str, Any]], Handler]
 
 
 class SignatureError(Exception):
@@ -84,33 +86,50 @@ class Ingested:
     error: BaseException | None = None
 
 
-def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -> Ingested:
     """Store ``event`` once by id and handle it in the same transaction.
 
-    A duplicate (already stored, or stored concurrently by another worker) is a no-op. If the
-    handler raises, everything it did is rolled back with the event row, the failure is recorded
-    in its own transaction, and the caller answers 500 so Stripe delivers the event again.
+    ``prepare(event)`` runs first, outside any transaction (it may read from Stripe), and
+    returns the handler to run inside it. A duplicate (already stored, or stored concurrently
+    by another worker) is a no-op. If the handler raises, everything it did is rolled back with
+    the event row, the failure is recorded in its own transaction, and the caller answers 500
+    so Stripe delivers the event again.
     """
+    if _stored(db, event["id"]):
+        return Ingested("duplicate")  # a redelivery: no need to ask Stripe anything
     try:
-        with db.transaction() as session:
-            if session.get(StripeEvent, event["id"]) is not None:
+        handle = prepare(event)
+    except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, answer 500, retry)
+        _record_failure(db, event, exc)
+        return Ingested("failed", exc)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _apply(db, event, handle, source)
+        except (IntegrityError, OperationalError) as exc:
+            # A twin of this event committed first: a duplicate. Otherwise two events raced to
+            # create the same payment, or deadlocked: try again, the loser now sees the winner.
+            if _stored(db, event["id"]):
                 return Ingested("duplicate")
-            session.add(StripeEvent(id=event["id"], type=event["type"],
-                                    created=int(event.get("created") or 0),
-                                    payload=json.dumps(event, separators=(",", ":")),
-                                    source=source))
-            session.flush()  # a concurrent twin blocks here, then fails on the primary key
-            handle(session, event)
-            _resolve_failure(session, event["id"])
-        return Ingested("applied")
-    except IntegrityError as exc:
-        if _stored(db, event["id"]):
+            if attempt == ATTEMPTS:
+                _record_failure(db, event, exc)
+                return Ingested("failed", exc)
+        except Exception as exc:  # noqa: BLE001  (any handler error is recorded, then retried)
+            _record_failure(db, event, exc)
+            return Ingested("failed", exc)
+    raise AssertionError("unreachable")
+
+
+def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+    with db.transaction() as session:
+        if session.get(StripeEvent, event["id"]) is not None:
             return Ingested("duplicate")
-        _record_failure(db, event, exc)
-        return Ingested("failed", exc)
-    except Exception as exc:  # noqa: BLE001  (any handler error must be recorded, then retried)
-        _record_failure(db, event, exc)
-        return Ingested("failed", exc)
+        session.add(StripeEvent(id=event["id"], type=event["type"],
+                                created=int(event.get("created") or 0),
+                                payload=json.dumps(event, separators=(",", ":")), source=source))
+        session.flush()  # a concurrent twin blocks here, then fails on the primary key
+        handle(session, event)
+        _resolve_failure(session, event["id"])
+    return Ingested("applied")
 
 
 def _stored(db: Database, event_id: str) -> bool:

@@ -7,15 +7,17 @@ and acknowledged, nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from payments.db import Database
 from payments.payment_models import PaymentAttempt
-from payments.reconcile import ATTEMPT_METADATA_KEY, sync_payment
+from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, known_fresh, read, sync_payment
 from payments.stripe_gateway import StripeGateway
 
 StripeObject = dict[str, Any]
@@ -23,9 +25,12 @@ StripeObject = dict[str, Any]
 
 @dataclass(frozen=True)
 class Context:
-    """What handlers need besides the database session."""
+    """What handlers need besides the database session: the gateway, and when Stripe created
+    the event being handled (None when no event asked, e.g. the return page or the sweep)."""
 
     gateway: StripeGateway
+    event_created: int | None = None
+    readings: Mapping[str, Reading] = field(default_factory=dict)
 
 
 def _id(value: Any) -> str | None:
@@ -35,7 +40,7 @@ def _id(value: Any) -> str | None:
 
 def _sync(ctx: Context, session: Session, payment_intent: Any) -> None:
     if pi := _id(payment_intent):
-        sync_payment(session, ctx.gateway, pi)
+        sync_payment(session, ctx.gateway, pi, ctx.event_created, ctx.readings.get(pi))
 
 
 def _attempt(session: Session, checkout_session: StripeObject) -> PaymentAttempt | None:
@@ -104,6 +109,30 @@ HANDLERS: dict[str, Callable[[Context, Session, StripeObject], None]] = {
     "charge.dispute.closed": belongs_to_intent,
     "customer_cash_balance_transaction.created": cash_balance_changed,
 }
+
+
+def intent_of(obj: StripeObject) -> str | None:
+    """The PaymentIntent a Stripe object belongs to (sessions, intents, charges, refunds,
+    disputes, cash balance transactions)."""
+    if obj.get("object") == "payment_intent":
+        return obj.get("id")
+    if obj.get("object") == "customer_cash_balance_transaction":
+        return (obj.get("applied_to_payment") or {}).get("payment_intent")
+    return _id(obj.get("payment_intent"))
+
+
+def prepare(ctx: Context, db: Database, event: dict[str, Any]) -> Callable[[Session, dict], None]:
+    """Before the transaction: read from Stripe what the handler will need, so no database lock
+    is held during a network call. Returns the handler to run inside the transaction."""
+    created = int(event.get("created") or 0) or None
+    ctx = replace(ctx, event_created=created)
+    pi = intent_of(event["data"]["object"]) if event["type"] in HANDLERS else None
+    if pi is not None:
+        with db.reader() as session:
+            fresh = known_fresh(session, pi, created)
+        if not fresh:
+            ctx = replace(ctx, readings={pi: read(ctx.gateway, pi)})
+    return partial(handle, ctx)
 
 
 def handle(ctx: Context, session: Session, event: dict[str, Any]) -> None:

@@ -110,6 +110,9 @@ class Payment(Base):
     amount_disputed: Mapped[int] = mapped_column(BigInteger, default=0)
     charge_id: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the state last reconciled was read from Stripe (the moment the read started): an
+    # event created well before it cannot tell us anything newer.
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

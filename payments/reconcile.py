@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, or_, select
@@ -16,25 +18,62 @@ from sqlalchemy.orm import Session
 
 from payments import ledger
 from payments.ledger import PaymentFacts
-from payments.models import Customer, Invoice
+from payments.models import Customer, Invoice, utcnow
 from payments.payment_models import Payment, PaymentAttempt, ReconciliationException
 from payments.stripe_facts import payment_method
 from payments.stripe_gateway import StripeGateway
 
 ATTEMPT_METADATA_KEY = "portal_attempt"
+CLOCK_SKEW_SECONDS = 5
 
 
-def sync_payment(session: Session, gateway: StripeGateway,
-                 payment_intent_id: str) -> Payment | None:
-    """Reconcile the PaymentIntent; returns its Payment, or None while no money has moved."""
+@dataclass(frozen=True)
+class Reading:
+    """A PaymentIntent as read from Stripe, and when the read started."""
+
+    read_at: datetime
+    intent: dict[str, Any]
+    facts: PaymentFacts | None
+
+
+def read(gateway: StripeGateway, payment_intent_id: str) -> Reading:
+    """Read the PaymentIntent now (call it outside any transaction: it is a network call)."""
+    read_at = utcnow()
     intent, facts = gateway.payment_facts(payment_intent_id)
+    return Reading(read_at, intent, facts)
+
+
+def known_fresh(session: Session, payment_intent_id: str, event_created: int | None) -> bool:
+    """True if the payment was read from Stripe after the event was created: reading it again
+    for that event could not tell anything newer."""
+    synced_at = session.scalar(select(Payment.synced_at).where(
+        Payment.payment_intent_id == payment_intent_id))
+    return _known_since(synced_at, event_created)
+
+
+def sync_payment(session: Session, gateway: StripeGateway, payment_intent_id: str,
+                 event_created: int | None = None,
+                 reading: Reading | None = None) -> Payment | None:
+    """Reconcile the PaymentIntent; returns its Payment, or None while no money has moved.
+
+    ``reading`` is the PaymentIntent read before the transaction began (so no lock is held
+    during the network call); without it, Stripe is read here. ``event_created`` (when Stripe
+    created the event that asked) lets a read that could not tell anything newer be skipped.
+    """
     payment = session.scalar(select(Payment).where(
         Payment.payment_intent_id == payment_intent_id).with_for_update())
+    if payment is not None and _known_since(payment.synced_at, event_created):
+        return payment
+    reading = reading or read(gateway, payment_intent_id)
+    if payment is not None and payment.synced_at and payment.synced_at >= reading.read_at:
+        return payment  # a read that began after ours was applied meanwhile: it is fresher
+    intent, facts, read_at = reading.intent, reading.facts, reading.read_at
     if payment is None:
         if facts is None or facts.status not in ("pending", "succeeded"):
             return None  # a decline or an unfunded transfer: nothing to record
         payment = _new_payment(session, intent)
     facts = facts or PaymentFacts(payment.status)
+    payment.synced_at = read_at
     payment.method = payment_method(intent) or payment.method
     charge = intent.get("latest_charge")
     payment.charge_id = charge.get("id") if isinstance(charge, dict) else charge
@@ -43,6 +82,13 @@ def sync_payment(session: Session, gateway: StripeGateway,
     _record_reductions(payment, facts)
     _after_ledger(session, payment, result)
     return payment
+
+
+def _known_since(synced_at: datetime | None, event_created: int | None) -> bool:
+    # Stripe stamps events in whole seconds, and its clock and ours may differ a little.
+    if event_created is None or synced_at is None:
+        return False
+    return synced_at.timestamp() > event_created + 1 + CLOCK_SKEW_SECONDS
 
 
 def _new_payment(session: Session, intent: dict[str, Any]) -> Payment:

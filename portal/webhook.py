@@ -37,9 +37,9 @@ def stripe_webhook():
                               secrets)
     except events.SignatureError as exc:
         return jsonify(error=str(exc)), 400
-    gateway = current_app.extensions.get("portal.stripe")
-    handle = partial(handlers.handle, handlers.Context(gateway))
-    result = events.ingest(database.db(), event, handle, source="webhook")
+    ctx = handlers.Context(current_app.extensions.get("portal.stripe"))
+    prepare = partial(handlers.prepare, ctx, database.db())
+    result = events.ingest(database.db(), event, prepare, source="webhook")
     if result.outcome == "failed":
         current_app.logger.error("Stripe event %s (%s) failed: %s", event["id"], event["type"],
                                  result.error)

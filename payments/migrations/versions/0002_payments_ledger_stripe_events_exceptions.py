@@ -1,8 +1,8 @@
-"""payments attempts ledger events
+"""payments, ledger, stripe events, exceptions
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 14:13:22.535347
+Create Date: 2026-11-22 14:50:14.137611
 """
 
 import sqlalchemy as sa
@@ -34,6 +34,12 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('sync_state',
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('payment_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -83,6 +89,7 @@ def upgrade() -> None:
     sa.Column('amount_disputed', sa.BigInteger(), nullable=False),
     sa.Column('charge_id', sa.String(length=255), nullable=True),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'canceled')", name='status_known'),
@@ -114,18 +121,36 @@ def upgrade() -> None:
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_entries_payment', ['payment_id'], unique=False)
 
+    op.create_table('reconciliation_exceptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('cause', sa.String(length=255), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=True),
+    sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('details', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolution', sa.Text(), nullable=True),
+    sa.CheckConstraint("kind IN ('overpayment', 'voided_invoice', 'currency_mismatch', 'unmatched_payment', 'reversal_after_confirmation')", name='kind_known'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cause')
+    )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('stripe_customer_id', sa.String(length=255), nullable=True))
-        batch_op.create_index('ix_customers_stripe_customer_id', ['stripe_customer_id'],
-                              unique=True)
+        batch_op.create_index(batch_op.f('ix_customers_stripe_customer_id'), ['stripe_customer_id'], unique=True)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.drop_index('ix_customers_stripe_customer_id')
+        batch_op.drop_index(batch_op.f('ix_customers_stripe_customer_id'))
         batch_op.drop_column('stripe_customer_id')
 
+    op.drop_table('reconciliation_exceptions')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_payment')
 
@@ -136,5 +161,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_payment_attempts_open')
 
     op.drop_table('payment_attempts')
+    op.drop_table('sync_state')
     op.drop_table('stripe_events')
     op.drop_table('stripe_event_failures')
