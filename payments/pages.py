@@ -1,12 +1,13 @@
 """Read models of the customer pages: resolve a token, then load what its page shows.
 
 These run on every page view, so they select plain columns (no ORM objects) in as few queries as
-possible: one for the link with its invoice and customer, one for the lines.
+possible: the invoice page is one query (the link, its invoice, customer and lines).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -58,16 +59,49 @@ def _resolve(session: Session, query, token: str, now: datetime | None):
         return LinkState.NOT_FOUND, None
     by_hash = query.where(PayLink.token_hash == links.token_hash(token))
     row = session.execute(by_hash).mappings().first()
+    state = _state(row, now)
+    return state, (None if state is LinkState.NOT_FOUND else row)
+
+
+def _state(row: RowMapping | None, now: datetime | None) -> LinkState:
     if row is None or row["revoked_at"] is not None:
-        return LinkState.NOT_FOUND, None
+        return LinkState.NOT_FOUND
     if row["expires_at"] is not None and row["expires_at"] <= (now or utcnow()):
-        return LinkState.EXPIRED, row
-    return LinkState.OK, row
+        return LinkState.EXPIRED
+    return LinkState.OK
 
 
 def resolve_invoice(session: Session, token: str, now: datetime | None = None):
     """``(state, row)`` for an invoice token; row has the invoice and customer columns."""
     return _resolve(session, _INVOICE_BY_TOKEN, token, now)
+
+
+_INVOICE_PAGE = (
+    _INVOICE_BY_TOKEN.add_columns(
+        InvoiceLine.description.label("line_description"), InvoiceLine.quantity,
+        InvoiceLine.unit_amount, InvoiceLine.amount.label("line_amount"),
+    )
+    .outerjoin(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+    .order_by(InvoiceLine.position)
+)
+_LINE_KEYS = ("line_description", "quantity", "unit_amount", "line_amount")
+
+
+def load_invoice(session: Session, token: str, today: date, now: datetime | None = None):
+    """``(state, view)`` for an invoice token in one query; the view is None unless OK."""
+    if not links.well_formed(token):
+        return LinkState.NOT_FOUND, None
+    rows = session.execute(
+        _INVOICE_PAGE.where(PayLink.token_hash == links.token_hash(token))
+    ).mappings().all()
+    state = _state(rows[0] if rows else None, now)
+    if state is not LinkState.OK:
+        return state, None
+    invoice = {k: v for k, v in rows[0].items() if k not in _LINE_KEYS}
+    lines = [{"description": r["line_description"], "quantity": r["quantity"],
+              "unit_amount": r["unit_amount"], "amount": r["line_amount"]}
+             for r in rows if r["line_amount"] is not None]
+    return state, _view(invoice, lines, today)
 
 
 def resolve_statement(session: Session, token: str, now: datetime | None = None):
@@ -79,8 +113,8 @@ def resolve_statement(session: Session, token: str, now: datetime | None = None)
 class InvoiceView:
     """Everything the invoice page and PDF show, as plain values."""
 
-    row: RowMapping
-    lines: list[RowMapping]
+    row: Mapping[str, Any]
+    lines: list[Mapping[str, Any]]
     status: str
     days_overdue: int
 
@@ -104,10 +138,14 @@ def invoice_view(session: Session, row: RowMapping, today: date) -> InvoiceView:
         .where(InvoiceLine.invoice_id == row["id"])
         .order_by(InvoiceLine.position)
     ).mappings().all()
+    return _view(row, list(lines), today)
+
+
+def _view(row: Mapping[str, Any], lines: list, today: date) -> InvoiceView:
     status, days = status_of(total=row["total"], amount_paid=row["amount_paid"],
                              voided=row["voided_at"] is not None, due_date=row["due_date"],
                              today=today)
-    return InvoiceView(row, list(lines), status, days)
+    return InvoiceView(row, lines, status, days)
 
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")

@@ -18,10 +18,9 @@ from portal.customer.renew import renew_invoice_link
 @token_lookup
 def invoice_page(token: str):
     """The invoice as the customer sees it."""
-    state, row = pages.resolve_invoice(database.session(), token)
+    state, view = pages.load_invoice(database.session(), token, today())
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
-    view = pages.invoice_view(database.session(), row, today())
     return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token))
 
 
@@ -29,10 +28,9 @@ def invoice_page(token: str):
 @token_lookup
 def invoice_pdf(token: str):
     """The invoice PDF, rendered once per revision and then served from the cache."""
-    state, row = pages.resolve_invoice(database.session(), token)
+    state, view = pages.load_invoice(database.session(), token, today())
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
-    view = pages.invoice_view(database.session(), row, today())
     return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token)), f"invoice-{view.number}")
 
 
