@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -86,17 +86,24 @@ class Ingested:
     error: BaseException | None = None
 
 
+# Built once: every event runs these two statements (Core, no per-call statement building).
+_STORE = insert(StripeEvent.__table__)
+_failures = EventFailure.__table__.c
+_RESOLVE = (update(EventFailure.__table__)
+            .where(_failures.event_id == bindparam("failed_event"), _failures.resolved_at.is_(None))
+            .values(resolved_at=bindparam("now")))
+
+
 def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -> Ingested:
     """Store ``event`` once by id and handle it in the same transaction.
 
-    ``prepare(event)`` runs first, outside any transaction (it may read from Stripe), and
-    returns the handler to run inside it. A duplicate (already stored, or stored concurrently
-    by another worker) is a no-op. If the handler raises, everything it did is rolled back with
-    the event row, the failure is recorded in its own transaction, and the caller answers 500
-    so Stripe delivers the event again.
+    ``prepare(event)`` runs first, outside any transaction (it may read from Stripe; it may
+    use :func:`stored` to skip that for a redelivery), and returns the handler to run inside
+    it. A duplicate (already stored, or stored concurrently by another worker) is a no-op. If
+    the handler raises, everything it did is rolled back with the event row, the failure is
+    recorded in its own transaction, and the caller answers 500 so Stripe delivers the event
+    again.
     """
-    if _stored(db, event["id"]):
-        return Ingested("duplicate")  # a redelivery: no need to ask Stripe anything
     try:
         handle = prepare(event)
     except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, answer 500, retry)
@@ -108,8 +115,9 @@ def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -
         except (IntegrityError, OperationalError) as exc:
             # A twin of this event committed first: a duplicate. Otherwise two events raced to
             # create the same payment, or deadlocked: try again, the loser now sees the winner.
-            if _stored(db, event["id"]):
-                return Ingested("duplicate")
+            with db.reader() as session:
+                if stored(session, event["id"]):
+                    return Ingested("duplicate")
             if attempt == ATTEMPTS:
                 _record_failure(db, event, exc)
                 return Ingested("failed", exc)
@@ -121,26 +129,23 @@ def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -
 
 def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
     with db.transaction() as session:
-        if session.get(StripeEvent, event["id"]) is not None:
-            return Ingested("duplicate")
-        session.add(StripeEvent(id=event["id"], type=event["type"],
-                                created=int(event.get("created") or 0),
-                                payload=json.dumps(event, separators=(",", ":")), source=source))
-        session.flush()  # a concurrent twin blocks here, then fails on the primary key
+        # A stored twin (or a concurrent one, once it commits) fails this on the primary key.
+        session.connection().execute(_STORE, {
+            "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
+            "payload": json.dumps(event, separators=(",", ":")), "source": source,
+            "received_at": utcnow()})
         handle(session, event)
         _resolve_failure(session, event["id"])
     return Ingested("applied")
 
 
-def _stored(db: Database, event_id: str) -> bool:
-    with db.reader() as session:
-        return session.get(StripeEvent, event_id) is not None
+def stored(session: Session, event_id: str) -> bool:
+    """True if the event with this id has been stored (and so handled) already."""
+    return session.scalar(select(StripeEvent.id).where(StripeEvent.id == event_id)) is not None
 
 
 def _resolve_failure(session: Session, event_id: str) -> None:
-    failure = session.get(EventFailure, event_id)
-    if failure is not None and failure.resolved_at is None:
-        failure.resolved_at = utcnow()
+    session.connection().execute(_RESOLVE, {"failed_event": event_id, "now": utcnow()})
 
 
 def _record_failure(db: Database, event: dict[str, Any], exc: BaseException) -> None:

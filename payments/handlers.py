@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from payments import events
 from payments.db import Database
 from payments.payment_models import PaymentAttempt
 from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, known_fresh, read, sync_payment
@@ -129,7 +130,8 @@ def prepare(ctx: Context, db: Database, event: dict[str, Any]) -> Callable[[Sess
     pi = intent_of(event["data"]["object"]) if event["type"] in HANDLERS else None
     if pi is not None:
         with db.reader() as session:
-            fresh = known_fresh(session, pi, created)
+            # A redelivery, or a read since the event was created: Stripe has nothing new.
+            fresh = events.stored(session, event["id"]) or known_fresh(session, pi, created)
         if not fresh:
             ctx = replace(ctx, readings={pi: read(ctx.gateway, pi)})
     return partial(handle, ctx)

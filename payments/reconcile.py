@@ -93,9 +93,11 @@ def _known_since(synced_at: datetime | None, event_created: int | None) -> bool:
 
 def _new_payment(session: Session, intent: dict[str, Any]) -> Payment:
     reference = (intent.get("metadata") or {}).get(ATTEMPT_METADATA_KEY)
+    # Lock the attempt before inserting the payment, as the checkout handlers do: the insert's
+    # foreign-key check would otherwise wait on a handler that waits on our unique insert.
     attempt = session.scalar(select(PaymentAttempt).where(
         (PaymentAttempt.reference == reference) if reference
-        else (PaymentAttempt.payment_intent_id == intent["id"])))
+        else (PaymentAttempt.payment_intent_id == intent["id"])).with_for_update())
     payment = Payment(payment_intent_id=intent["id"], attempt_id=attempt.id if attempt else None,
                       customer_id=attempt.customer_id if attempt else _customer_id(session, intent),
                       currency=intent["currency"].upper(), amount=int(intent["amount"]),
