@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from payments import events
 from payments.db import Database
 from payments.payment_models import PaymentAttempt
-from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, known_fresh, read, sync_payment
+from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, known, read, sync_payment
 from payments.stripe_gateway import StripeGateway
 
 StripeObject = dict[str, Any]
@@ -130,10 +130,11 @@ def prepare(ctx: Context, db: Database, event: dict[str, Any]) -> Callable[[Sess
     pi = intent_of(event["data"]["object"]) if event["type"] in HANDLERS else None
     if pi is not None:
         with db.reader() as session:
-            # A redelivery, or a read since the event was created: Stripe has nothing new.
-            fresh = events.stored(session, event["id"]) or known_fresh(session, pi, created)
-        if not fresh:
-            ctx = replace(ctx, readings={pi: read(ctx.gateway, pi)})
+            redelivery = events.stored(session, event["id"])
+            payment = known(session, pi)
+        # A redelivery, or a read since the event was created: Stripe has nothing new.
+        if not redelivery and not payment.fresh_for(created):
+            ctx = replace(ctx, readings={pi: read(ctx.gateway, pi, payment.refunds_recorded)})
     return partial(handle, ctx)
 
 

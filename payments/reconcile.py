@@ -36,19 +36,32 @@ class Reading:
     facts: PaymentFacts | None
 
 
-def read(gateway: StripeGateway, payment_intent_id: str) -> Reading:
+def read(gateway: StripeGateway, payment_intent_id: str, refunds_recorded: bool = True
+         ) -> Reading:
     """Read the PaymentIntent now (call it outside any transaction: it is a network call)."""
     read_at = utcnow()
-    intent, facts = gateway.payment_facts(payment_intent_id)
+    intent, facts = gateway.payment_facts(payment_intent_id, refunds_recorded)
     return Reading(read_at, intent, facts)
 
 
-def known_fresh(session: Session, payment_intent_id: str, event_created: int | None) -> bool:
-    """True if the payment was read from Stripe after the event was created: reading it again
-    for that event could not tell anything newer."""
-    synced_at = session.scalar(select(Payment.synced_at).where(
-        Payment.payment_intent_id == payment_intent_id))
-    return _known_since(synced_at, event_created)
+@dataclass(frozen=True)
+class Known:
+    """What the portal knows of a payment before reading it from Stripe."""
+
+    synced_at: datetime | None = None
+    refunds_recorded: bool = False
+
+    def fresh_for(self, event_created: int | None) -> bool:
+        """True if the payment was read from Stripe after the event was created: reading it
+        again for that event could not tell anything newer."""
+        return _known_since(self.synced_at, event_created)
+
+
+def known(session: Session, payment_intent_id: str) -> Known:
+    """When the payment was last read from Stripe, and whether it has recorded refunds."""
+    row = session.execute(select(Payment.synced_at, Payment.amount_refunded).where(
+        Payment.payment_intent_id == payment_intent_id)).first()
+    return Known(row.synced_at, row.amount_refunded > 0) if row else Known()
 
 
 def sync_payment(session: Session, gateway: StripeGateway, payment_intent_id: str,
@@ -64,7 +77,8 @@ def sync_payment(session: Session, gateway: StripeGateway, payment_intent_id: st
         Payment.payment_intent_id == payment_intent_id).with_for_update())
     if payment is not None and _known_since(payment.synced_at, event_created):
         return payment
-    reading = reading or read(gateway, payment_intent_id)
+    reading = reading or read(gateway, payment_intent_id,
+                              payment is not None and payment.amount_refunded > 0)
     if payment is not None and payment.synced_at and payment.synced_at >= reading.read_at:
         return payment  # a read that began after ours was applied meanwhile: it is fresher
     intent, facts, read_at = reading.intent, reading.facts, reading.read_at

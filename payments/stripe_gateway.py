@@ -52,16 +52,24 @@ class StripeGateway:
         return self.v1.checkout.sessions.retrieve(
             session_id, {"expand": ["payment_intent"]}).to_dict()
 
-    def payment_facts(self, payment_intent_id: str) -> tuple[dict[str, Any], PaymentFacts | None]:
-        """The PaymentIntent now, and the ledger facts it implies (None: no money has moved)."""
+    def payment_facts(self, payment_intent_id: str, refunds_recorded: bool = True
+                      ) -> tuple[dict[str, Any], PaymentFacts | None]:
+        """The PaymentIntent now, and the ledger facts it implies (None: no money has moved).
+
+        ``refunds_recorded``: the portal has recorded a refund of this payment before.
+        """
         intent = self.v1.payment_intents.retrieve(
             payment_intent_id, {"expand": ["latest_charge"]}).to_dict()
         charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) \
             else {}
-        # Refunds are always listed (a failed one leaves no trace on the charge); disputes only
-        # when the charge says it was disputed, which it keeps saying after the dispute ends.
-        refunds = self._all(self.v1.refunds.list({"payment_intent": payment_intent_id,
-                                                  "limit": 100}))
+        # A refund counts on the charge from its creation until it fails, when it leaves no
+        # trace there: so refunds are listed if the charge shows one or the portal recorded
+        # one (which may since have failed). Disputes are listed when the charge says it was
+        # disputed, which it keeps saying after the dispute ends.
+        refunds = []
+        if refunds_recorded or charge.get("amount_refunded") or not charge:
+            refunds = self._all(self.v1.refunds.list({"payment_intent": payment_intent_id,
+                                                      "limit": 100}))
         disputes = []
         if charge.get("disputed") or not charge:
             disputes = self._all(self.v1.disputes.list({"payment_intent": payment_intent_id,
