@@ -23,7 +23,6 @@ from payments.models import Customer, Invoice
 from payments.payment_models import PaymentAttempt
 from payments.sandbox import create_app as sandbox_app
 from payments.sandbox.app import DEFAULT_PORT as SANDBOX_PORT
-from payments.sandbox.cli import KeepAliveHandler
 from payments.schemas import InvoiceIn
 from portal import create_app, database, urls
 
@@ -128,9 +127,8 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
         return
     sandbox = sandbox_app({"SANDBOX_WEBHOOKS": [{"url": f"{portal_url}/stripe/webhook",
                                                  "secret": secret}]})
-    server = make_server(host, sandbox_port, sandbox, threaded=True,
-                         request_handler=KeepAliveHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=make_server(host, sandbox_port, sandbox, threaded=True).serve_forever,
+                     daemon=True).start()
     # Not app.run(): Flask ignores it inside a CLI command.
     run_simple(host, port, app, threaded=True)
 

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import click
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
 from payments.sandbox.app import DEFAULT_PORT, create_app
-
-
-class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1 with persistent connections, as Stripe's API: the SDK's connection pool then
-    reuses one connection instead of opening a new one per call."""
-
-    protocol_version = "HTTP/1.1"
 
 
 @click.command("sandbox")
@@ -44,7 +37,7 @@ def sandbox_command(host: str, port: int, webhook_url: str | None,
         click.echo(f"Signing secret: {endpoint['secret']}")
     click.echo(f"Stripe sandbox on http://{host}:{port}  "
                f"(set STRIPE_API_BASE=http://{host}:{port}, any sk_test_ key)")
-    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    server = make_server(host, port, app, threaded=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -17,7 +17,6 @@ import stripe
 from werkzeug.serving import make_server
 
 from payments.sandbox import create_app
-from payments.sandbox.cli import KeepAliveHandler
 
 TEST_CONFIG = {"SANDBOX_RETRY_BASE": 0.05, "SANDBOX_MAX_ATTEMPTS": 4,
                "SANDBOX_WEBHOOK_TIMEOUT": 2.0, "SANDBOX_TICK": 0.02, "SANDBOX_SEED": 7}
@@ -78,7 +77,7 @@ class Sandbox:
 def serve(config: dict[str, Any]) -> Iterator[Sandbox]:
     """Run a sandbox app on a free port for the duration of a test."""
     app = create_app(dict(TEST_CONFIG, **config))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"

@@ -11,7 +11,7 @@ from payments.sandbox import cli
 
 
 class FakeServer:
-    def __init__(self, host: str, port: int, app: Any, threaded: bool, **_: Any) -> None:
+    def __init__(self, host: str, port: int, app: Any, threaded: bool) -> None:
         self.address = (host, port)
         self.app = app
         assert threaded
