@@ -51,6 +51,8 @@ def apikey() -> None:
 @click.argument("name")
 def apikey_create(name: str) -> None:
     """Create an API key called NAME and print it (the only time it is shown)."""
+    if not name.strip():
+        raise click.BadParameter("an API key needs a name that is not blank", param_hint="NAME")
     with database.db().transaction() as session:
         key, plaintext = apikeys.create(session, name)
     click.echo(plaintext)
