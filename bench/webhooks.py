@@ -118,10 +118,16 @@ def measure(kind: str, tmp: Path, sandbox_url: str, stream: list[dict], args) ->
 
 
 def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str]:
-    """The Stripe sandbox in its own process (as in production, Stripe is another server)."""
+    """The Stripe sandbox in its own process (as in production, Stripe is another server).
+
+    One gunicorn worker (the sandbox keeps its state in memory) with threads: unlike the
+    werkzeug server of ``portal sandbox`` it keeps connections alive, as Stripe's API does.
+    """
     port = free_port()
     log = open(tmp / "sandbox.log", "wb")  # noqa: SIM115 (closed with the process)
-    proc = subprocess.Popen([sys.executable, "-m", "payments.sandbox", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(runner.BENCH /
+                             "gunicorn.conf.py"), "-w", "1", "-k", "gthread", "--threads", "8",
+                             "-b", f"127.0.0.1:{port}", "payments.sandbox:create_app()"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=runner.ROOT)
     runner.wait_ready(proc, f"http://127.0.0.1:{port}/_sandbox/", tmp / "sandbox.log")
     return proc, f"http://127.0.0.1:{port}"

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -87,7 +88,9 @@ class Ingested:
 
 
 # Built once: every event runs these two statements (Core, no per-call statement building).
-_STORE = insert(StripeEvent.__table__)
+_STORE = {name: dialect.insert(StripeEvent.__table__).on_conflict_do_nothing(index_elements=["id"])
+          .returning(StripeEvent.__table__.c.id)
+          for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 _failures = EventFailure.__table__.c
 _RESOLVE = (update(EventFailure.__table__)
             .where(_failures.event_id == bindparam("failed_event"), _failures.resolved_at.is_(None))
@@ -113,8 +116,8 @@ def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -
         try:
             return _apply(db, event, handle, source)
         except (IntegrityError, OperationalError) as exc:
-            # A twin of this event committed first: a duplicate. Otherwise two events raced to
-            # create the same payment, or deadlocked: try again, the loser now sees the winner.
+            # Two events raced to create the same payment, or deadlocked: try again, the loser
+            # now sees the winner (unless a twin of this very event has landed meanwhile).
             with db.reader() as session:
                 if stored(session, event["id"]):
                     return Ingested("duplicate")
@@ -129,11 +132,14 @@ def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -
 
 def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
     with db.transaction() as session:
-        # A stored twin (or a concurrent one, once it commits) fails this on the primary key.
-        session.connection().execute(_STORE, {
+        conn = session.connection()
+        # A stored twin (or a concurrent one, once it commits) makes this insert nothing.
+        inserted = conn.execute(_STORE[conn.dialect.name], {
             "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
             "payload": json.dumps(event, separators=(",", ":")), "source": source,
             "received_at": utcnow()})
+        if inserted.first() is None:
+            return Ingested("duplicate")
         handle(session, event)
         _resolve_failure(session, event["id"])
     return Ingested("applied")
