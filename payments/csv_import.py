@@ -53,15 +53,20 @@ class Parsed:
 
 def read(stream: IO[str]) -> tuple[list[Parsed], list[Problem]]:
     """Parse and validate the whole file; returns ``(invoices, [])`` or ``([], problems)``."""
-    reader = csv.DictReader(stream)
-    problems = _check_header(reader.fieldnames or [])
+    # csv.reader, not DictReader: DictReader skips blank lines, and every row after one would be
+    # reported under the wrong spreadsheet row number.
+    records = csv.reader(stream)
+    header = [name.strip() for name in next(records, [])]
+    problems = _check_header(header)
     if problems:
         return [], problems
     groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for row_no, raw in enumerate(reader, start=2):
-        if raw.get(None):
+    for row_no, cells in enumerate(records, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line, or a spreadsheet's empty row of commas
+        if len(cells) > len(header):
             problems.append(Problem(row_no, "(end)", "more values than columns in the header"))
-        values = _convert(row_no, raw, problems)
+        values = _convert(row_no, dict(zip(header, cells, strict=False)), problems)
         groups.setdefault(values.get("external_id") or f"(row {row_no})", []).append(
             (row_no, values))
     parsed = [p for rows in groups.values() if (p := _invoice(rows, problems))]
@@ -74,8 +79,7 @@ def read(stream: IO[str]) -> tuple[list[Parsed], list[Problem]]:
     return ([], problems) if problems else (parsed, [])
 
 
-def _check_header(header: list[str]) -> list[Problem]:
-    names = [h.strip() for h in header]
+def _check_header(names: list[str]) -> list[Problem]:
     problems = [Problem(1, col, "required column is missing") for col in REQUIRED
                 if col not in names]
     problems += [Problem(1, col or "(blank)", "unknown column") for col in names
@@ -83,7 +87,7 @@ def _check_header(header: list[str]) -> list[Problem]:
     return problems
 
 
-def _convert(row_no: int, raw: dict[str | None, Any], problems: list[Problem]) -> dict[str, Any]:
+def _convert(row_no: int, raw: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for column in COLUMNS:
         text = (raw.get(column) or "").strip()
@@ -138,11 +142,16 @@ def _payload(first: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, An
     body = {k: first[k] for k in ("external_id", "number", "currency", "issue_date", "due_date",
                                   "total", "terms", "memo", "allow_partial", "min_partial_amount")}
     body["tax_amount"] = first["tax_amount"] or 0
-    body["customer"] = {"external_id": first["customer_external_id"],
-                        "name": first["customer_name"], "email": first["customer_email"]}
-    body["lines"] = [{k: line[k] for k in LINE_COLUMNS} for line in lines]
-    # Blank optional cells mean "not given", which the model spells by leaving the key out.
-    return {k: v for k, v in body.items() if v is not None}
+    body["customer"] = _given({"external_id": first["customer_external_id"],
+                               "name": first["customer_name"], "email": first["customer_email"]})
+    body["lines"] = [_given({k: line[k] for k in LINE_COLUMNS}) for line in lines]
+    return _given(body)
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    # A blank cell means "not given", which the model spells by leaving the key out: a blank
+    # required cell then reads "is required", not "Input should be a valid string".
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _locate(path: str, rows: list[tuple[int, dict[str, Any]]]) -> tuple[int, str]:

@@ -11,6 +11,9 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from limits import parse_many
 
 ENV_PREFIXES = ("PORTAL_", "STRIPE_")
 
@@ -53,6 +56,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     config.update(_instance_file(Path(instance_path) / "config.py"))
     config.update(_environment())
     config.update(overrides or {})
+    _validate(config)
     if not config["PORTAL_DATABASE_URL"]:
         config["PORTAL_DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'portal.db'}"
     if not config["PORTAL_PDF_CACHE_DIR"]:
@@ -112,9 +116,32 @@ def _environment() -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         if name in _INTS:
-            values[name] = int(raw)
+            values[name] = raw  # checked, with the others, by _validate
         elif name in _BOOLS:
             values[name] = raw.lower() in ("1", "true", "yes", "on")
         else:
             values[name] = raw
     return values
+
+
+def _validate(config: dict[str, Any]) -> None:
+    # Refuse at start what would otherwise fail on the first request, or worse, run wrongly:
+    # a rate limit with a typo is silently no limit, a base URL without a scheme yields pay
+    # links that are not URLs.
+    for name in _INTS:
+        try:
+            config[name] = int(config[name])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number, not {config[name]!r}") from None
+        if config[name] < 0:
+            raise ConfigError(f"{name} must not be negative")
+    for name in ("PORTAL_TOKEN_RATE_LIMIT", "PORTAL_RENEW_RATE_LIMIT"):
+        try:
+            parse_many(config[name])
+        except ValueError:
+            raise ConfigError(f"{name} is not a rate limit like '30 per minute': "
+                              f"{config[name]!r}") from None
+    url = urlsplit(config["PORTAL_BASE_URL"] or "")
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ConfigError("PORTAL_BASE_URL must be an http:// or https:// URL like "
+                          f"https://pay.example.com, not {config['PORTAL_BASE_URL']!r}")

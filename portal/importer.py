@@ -47,9 +47,10 @@ def import_invoices(path: Path, dry_run: bool) -> None:
             session.commit()
     if problems:
         _fail(problems)
-    verb = "would be" if dry_run else "were"
-    click.echo(f"{len(parsed)} invoices in {path.name}: {counts['created']} {verb} created, "
-               f"{counts['updated']} {verb} updated, {counts['unchanged']} unchanged."
+    created, updated = ("to create", "to update") if dry_run else ("created", "updated")
+    noun = "invoice" if len(parsed) == 1 else "invoices"
+    click.echo(f"{len(parsed)} {noun} in {path.name}: {counts['created']} {created}, "
+               f"{counts['updated']} {updated}, {counts['unchanged']} unchanged."
                + (" Dry run: nothing was written." if dry_run else ""))
 
 

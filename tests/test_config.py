@@ -167,9 +167,6 @@ def test_instance_config_file_is_read_and_the_environment_wins(env, instance, st
 # --- invalid values ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="portal/config.py _environment() calls int() on "
-                   "PORTAL_LINK_TTL_DAYS/PORTAL_PROXY_COUNT unguarded: a raw ValueError "
-                   "(a traceback from the CLI), not a one-line ConfigError naming the variable")
 @pytest.mark.parametrize("name", ["PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT"])
 def test_a_non_integer_setting_is_a_config_error_naming_it(env, name):
     with_secrets(env)
@@ -178,8 +175,6 @@ def test_a_non_integer_setting_is_a_config_error_naming_it(env, name):
         create_app()
 
 
-@pytest.mark.xfail(strict=True, reason="nothing validates PORTAL_TOKEN_RATE_LIMIT: a typo "
-                   "such as '30 per minut' starts fine and Flask-Limiter then enforces no limit")
 def test_a_malformed_rate_limit_is_refused_at_start(env, start):
     with_secrets(env)
     env.setenv("PORTAL_TOKEN_RATE_LIMIT", "30 per minut")
@@ -187,8 +182,6 @@ def test_a_malformed_rate_limit_is_refused_at_start(env, start):
         start()
 
 
-@pytest.mark.xfail(strict=True, reason="nothing validates PORTAL_BASE_URL: without a scheme "
-                   "every pay_url handed to the ERP is 'pay.example.com/i/…', not a URL")
 def test_a_base_url_without_scheme_is_refused_at_start(env, start):
     with_secrets(env)
     env.setenv("PORTAL_BASE_URL", "pay.example.com")
@@ -206,9 +199,6 @@ def test_the_token_rate_limit_setting_is_enforced(app_factory):
     assert client.get(UNKNOWN, environ_base=other).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="portal/customer/common.py token_lookup only skips "
-                   "deducting for valid tokens; the limit is still checked first, so once an "
-                   "address's bad lookups are used up its customers' real links get 429 too")
 def test_a_valid_link_is_never_limited(app_factory, api_key):
     app = app_factory(PORTAL_TOKEN_RATE_LIMIT="3 per hour")
     client = app.test_client()

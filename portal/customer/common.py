@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import NotFound
 
 from payments.pages import LinkState
 from portal.customer import bp
@@ -18,18 +26,45 @@ def today():
     return datetime.now(UTC).date()
 
 
-def _lookup_limit() -> str:
-    return current_app.config["PORTAL_TOKEN_RATE_LIMIT"]
-
-
 def _renew_limit() -> str:
     return current_app.config["PORTAL_RENEW_RATE_LIMIT"]
 
 
-# Only misses (404) count: a customer paging through their own invoice is never throttled, while
-# someone guessing tokens is stopped after a handful of tries.
-token_lookup = limiter.limit(_lookup_limit, deduct_when=lambda resp: resp.status_code == 404)
 renew_limit = limiter.limit(_renew_limit)
+
+
+@bp.record_once
+def _init_miss_counter(state: BlueprintSetupState) -> None:
+    # Its own limiter (same storage: memory, or Redis shared by every worker) because only
+    # misses count and a hit must never be refused; Flask-Limiter checks before the view runs.
+    storage = storage_from_string(state.app.config["RATELIMIT_STORAGE_URI"])
+    state.app.extensions["portal.token_misses"] = FixedWindowRateLimiter(storage)
+
+
+def token_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Count unknown-token lookups per client address; past the budget they are answered 429.
+
+    A valid link is always served, so customers behind an address someone scans from (an
+    office NAT, a mobile carrier) still reach their invoice. Guessing is hopeless anyway
+    (2^256 tokens): the budget stops scanners from costing us a lookup per request forever.
+    """
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except NotFound:
+            if not _miss_allowed():
+                abort(429)
+            raise
+    return counted
+
+
+def _miss_allowed() -> bool:
+    counter = current_app.extensions["portal.token_misses"]
+    budgets = parse_many(current_app.config["PORTAL_TOKEN_RATE_LIMIT"])
+    # Hit every budget (no short-circuit) so each window counts this miss.
+    return all([counter.hit(budget, "arportal-token-miss", request.remote_addr or "-")
+                for budget in budgets])
 
 
 @bp.after_request
