@@ -74,8 +74,12 @@ def _instance_path() -> str:
 def _register_blueprints(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.customer import bp as customer_bp
+    from portal.staff import bp as staff_bp
+    from portal.staff import init_app as init_staff
 
     app.register_blueprint(customer_bp)
+    init_staff(app)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(webhook.bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF

@@ -1,4 +1,4 @@
-"""The ``portal`` command (a Flask CLI group): demo, db, apikey, import, and Flask's own run."""
+"""The ``portal`` command (a Flask CLI group): demo, db, apikey, staff, import, and Flask's run."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from datetime import UTC
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, NoAppException
+from sqlalchemy.exc import IntegrityError
 
-from payments import apikeys, sync
+from payments import apikeys, audit, sync
 from payments import ledger as ledger_module
+from payments import staff as accounts
 from payments.migrate import upgrade
+from payments.staff_models import ROLES
 from portal import create_app, database
 from portal.config import ConfigError
 
@@ -54,10 +57,95 @@ def apikey_create(name: str) -> None:
     if not name.strip():
         raise click.BadParameter("an API key needs a name that is not blank", param_hint="NAME")
     with database.db().transaction() as session:
-        key, plaintext = apikeys.create(session, name)
+        key, plaintext = apikeys.create(session, name, audit.CLI)
     click.echo(plaintext)
     click.echo(f"Created API key {key.id} ({name}). Store it now: it cannot be shown again.",
                err=True)
+
+
+@cli.group()
+def staff() -> None:
+    """Staff accounts of the console (/staff/)."""
+
+
+def _read_password() -> str:
+    # Never an argument: it would land in shell history and in `ps` for every local user.
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("no password: type it at the prompt, or pipe it on stdin")
+    return password
+
+
+def _staff_user(email: str):
+    with database.db().reader() as session:
+        user = accounts.by_email(session, email)
+    if user is None:
+        raise click.ClickException(f"there is no staff user with the email {email}")
+    return user
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+def staff_add(email: str, role: str) -> None:
+    """Add a staff user; the password is prompted for (twice), or read from stdin."""
+    password = _read_password()
+    try:
+        accounts.check_password(password)
+        hashed = accounts.hash_password(password)  # outside the transaction: slow on purpose
+        with database.db().transaction() as session:
+            user = accounts.add(session, audit.CLI, email, role, password, password_hash=hashed)
+    except accounts.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    except IntegrityError:  # added by someone else between our check and our insert
+        raise click.ClickException(f"a staff user with the email {email} already exists"
+                                   ) from None
+    click.echo(f"Added {user.email} ({user.role}).")
+
+
+@staff.command("deactivate")
+@click.argument("email")
+def staff_deactivate(email: str) -> None:
+    """Deactivate a staff user and end every session they have."""
+    user = _staff_user(email)
+    try:
+        with database.db().transaction() as session:
+            accounts.deactivate(session, audit.CLI, user.id)
+    except accounts.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Deactivated {user.email}; their sessions have ended.")
+
+
+@staff.command("password")
+@click.argument("email")
+def staff_password(email: str) -> None:
+    """Set a staff user's password (prompted, or from stdin); ends every session they have."""
+    user = _staff_user(email)
+    password = _read_password()
+    try:
+        accounts.check_password(password)
+        hashed = accounts.hash_password(password)
+        with database.db().transaction() as session:
+            accounts.set_password(session, audit.CLI, user.id, password, password_hash=hashed)
+    except accounts.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Password of {user.email} changed; their sessions have ended.")
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """List staff users: email, role, status, last login (UTC)."""
+    with database.db().reader() as session:
+        users = accounts.list_users(session)
+    for user in users:
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        status = "active" if user.active else "deactivated"
+        click.echo(f"{user.email}\t{user.role}\t{status}\t{last}")
+    if not users:
+        click.echo("No staff users yet: portal staff add EMAIL --role admin", err=True)
 
 
 @cli.group()

@@ -16,7 +16,8 @@ from flask import Flask, current_app
 from sqlalchemy import update
 from werkzeug.serving import make_server, run_simple
 
-from payments import links
+from payments import audit, links
+from payments import staff as accounts
 from payments.invoices import upsert_invoice
 from payments.migrate import upgrade
 from payments.models import Customer, Invoice
@@ -114,6 +115,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
                          {"PORTAL_DATABASE_URL": _demo_db(instance)})})
     upgrade(app.extensions["portal.db"].engine)
     links_to_print = seed(app)
+    staff_password = seed_staff(app)
     _forget_old_sessions(app)
     click.secho("\nAR Portal demo", bold=True)
     click.echo(f"Portal:         {portal_url}/   (customer pages below; no login needed)")
@@ -121,6 +123,8 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
                "or bank account 000123456789 / routing 110000000)\n")
     for label, url in links_to_print:
         click.echo(f"  {label}\n    {url}")
+    click.echo(f"\nStaff console:  {portal_url}/staff/\n  sign in as {DEMO_STAFF} with the "
+               f"password {staff_password}   (admin; a new password each run)")
     click.echo(f"\nSettle a pending ACH debit: curl -X POST {sandbox_url}/_sandbox/payment_intents/"
                "<pi_…>/settle\nEmails (fresh links) land in instance/outbox/. Ctrl-C stops.\n")
     if seed_only:
@@ -131,6 +135,29 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
                      daemon=True).start()
     # Not app.run(): Flask ignores it inside a CLI command.
     run_simple(host, port, app, threaded=True)
+
+
+DEMO_STAFF = "demo@example.com"
+
+
+def seed_staff(app: Flask) -> str:
+    """Create the demo's admin (once) and give it a fresh random password, which is returned.
+
+    A new password each run rather than a fixed one: ``--host 0.0.0.0`` would otherwise put a
+    console with a published admin password on the network.
+    """
+    password = secrets.token_urlsafe(12)
+    hashed = accounts.hash_password(password)
+    actor = audit.Actor(None, "demo")
+    with app.app_context(), database.db().transaction() as session:
+        user = accounts.by_email(session, DEMO_STAFF)
+        if user is None:
+            accounts.add(session, actor, DEMO_STAFF, "admin", password, password_hash=hashed)
+        else:
+            accounts.set_password(session, actor, user.id, password, password_hash=hashed)
+            if not user.active:
+                accounts.activate(session, actor, user.id)
+    return password
 
 
 def _forget_old_sessions(app: Flask) -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from payments import payment_models  # noqa: F401  (its tables are truncated too)
+from payments import payment_models, staff_models  # noqa: F401  (their tables are truncated too)
 from payments.db import Base, make_engine
 from payments.migrate import upgrade
 from tests.factories import invoice_body
 
-# One chromium for the whole session, shared by tests/browser and tests/integration.
-pytest_plugins = ["tests.playwright_fixtures"]
+# One chromium for the whole session, shared by tests/browser and tests/integration; the
+# staff console fixtures (cheap password hashing).
+pytest_plugins = ["tests.playwright_fixtures", "tests.staff_helpers"]
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 LINK_KEY = "test-link-key-0123456789abcdef0123456789abcdef"

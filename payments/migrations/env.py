@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from payments import models, payment_models  # noqa: F401  (registers every table on Base.metadata)
+from payments import models, payment_models, staff_models  # noqa: F401  (every table on Base.metadata)
 from payments.db import Base
 
 engine = context.config.attributes["engine"]
