@@ -29,7 +29,6 @@ TOLERANCE_SECONDS = 300
 ATTEMPTS = 3
 
 Handler = Callable[[Session, dict[str, Any]], None]
-Prepare = Callable[[dict[str, Any]], Handler]
 
 
 class SignatureError(Exception):
@@ -97,37 +96,50 @@ _RESOLVE = (update(EventFailure.__table__)
             .values(resolved_at=bindparam("now")))
 
 
-def ingest(db: Database, event: dict[str, Any], prepare: Prepare, source: str) -> Ingested:
+class FetchFirst(Exception):  # noqa: N818 (a request to the caller, not an error)
+    """Raised by a handler that must read something over the network (Stripe) to decide.
+
+    The transaction rolls back, so no lock is held during the call; ``fetch()`` then runs
+    outside any transaction and returns the handler to run again with what it read.
+    """
+
+    def __init__(self, fetch: Callable[[], Handler]) -> None:
+        super().__init__("the handler needs a read outside the transaction first")
+        self.fetch = fetch
+
+
+def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
     """Store ``event`` once by id and handle it in the same transaction.
 
-    ``prepare(event)`` runs first, outside any transaction (it may read from Stripe; it may
-    use :func:`stored` to skip that for a redelivery), and returns the handler to run inside
-    it. A duplicate (already stored, or stored concurrently by another worker) is a no-op. If
-    the handler raises, everything it did is rolled back with the event row, the failure is
-    recorded in its own transaction, and the caller answers 500 so Stripe delivers the event
-    again.
+    A duplicate (already stored, or stored concurrently by another worker) is a no-op, found
+    before the handler runs. A handler that needs Stripe raises :class:`FetchFirst`; most
+    events need nothing new and cost one transaction. If the handler (or its fetch) raises,
+    everything it did is rolled back with the event row, the failure is recorded in its own
+    transaction, and the caller answers 500 so Stripe delivers the event again.
     """
-    try:
-        handle = prepare(event)
-    except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, answer 500, retry)
-        _record_failure(db, event, exc)
-        return Ingested("failed", exc)
-    for attempt in range(1, ATTEMPTS + 1):
+    attempt = fetches = 0
+    while True:
         try:
             return _apply(db, event, handle, source)
+        except FetchFirst as need:
+            fetches += 1
+            try:
+                if fetches > ATTEMPTS:
+                    raise RuntimeError("the handler kept asking for another read") from need
+                handle = need.fetch()
+            except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, 500, retry)
+                _record_failure(db, event, exc)
+                return Ingested("failed", exc)
         except (IntegrityError, OperationalError) as exc:
             # Two events raced to create the same payment, or deadlocked: try again, the loser
-            # now sees the winner (unless a twin of this very event has landed meanwhile).
-            with db.reader() as session:
-                if stored(session, event["id"]):
-                    return Ingested("duplicate")
+            # now sees the winner.
+            attempt += 1
             if attempt == ATTEMPTS:
                 _record_failure(db, event, exc)
                 return Ingested("failed", exc)
         except Exception as exc:  # noqa: BLE001  (any handler error is recorded, then retried)
             _record_failure(db, event, exc)
             return Ingested("failed", exc)
-    raise AssertionError("unreachable")
 
 
 def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
@@ -143,11 +155,6 @@ def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) ->
         handle(session, event)
         _resolve_failure(session, event["id"])
     return Ingested("applied")
-
-
-def stored(session: Session, event_id: str) -> bool:
-    """True if the event with this id has been stored (and so handled) already."""
-    return session.scalar(select(StripeEvent.id).where(StripeEvent.id == event_id)) is not None
 
 
 def _resolve_failure(session: Session, event_id: str) -> None:

@@ -16,9 +16,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from payments import events
-from payments.db import Database
 from payments.payment_models import PaymentAttempt
-from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, known, read, sync_payment
+from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, ReadNeeded, read, sync_payment
 from payments.stripe_gateway import StripeGateway
 
 StripeObject = dict[str, Any]
@@ -41,7 +40,7 @@ def _id(value: Any) -> str | None:
 
 def _sync(ctx: Context, session: Session, payment_intent: Any) -> None:
     if pi := _id(payment_intent):
-        sync_payment(session, ctx.gateway, pi, ctx.event_created, ctx.readings.get(pi))
+        sync_payment(session, pi, ctx.event_created, ctx.readings.get(pi))
 
 
 def _attempt(session: Session, checkout_session: StripeObject) -> PaymentAttempt | None:
@@ -122,24 +121,28 @@ def intent_of(obj: StripeObject) -> str | None:
     return _id(obj.get("payment_intent"))
 
 
-def prepare(ctx: Context, db: Database, event: dict[str, Any]) -> Callable[[Session, dict], None]:
-    """Before the transaction: read from Stripe what the handler will need, so no database lock
-    is held during a network call. Returns the handler to run inside the transaction."""
-    created = int(event.get("created") or 0) or None
-    ctx = replace(ctx, event_created=created)
-    pi = intent_of(event["data"]["object"]) if event["type"] in HANDLERS else None
-    if pi is not None:
-        with db.reader() as session:
-            redelivery = events.stored(session, event["id"])
-            payment = known(session, pi)
-        # A redelivery, or a read since the event was created: Stripe has nothing new.
-        if not redelivery and not payment.fresh_for(created):
-            ctx = replace(ctx, readings={pi: read(ctx.gateway, pi, payment.refunds_recorded)})
-    return partial(handle, ctx)
-
-
 def handle(ctx: Context, session: Session, event: dict[str, Any]) -> None:
-    """Dispatch ``event`` to its handler; unknown types are only stored."""
+    """Dispatch ``event`` to its handler; unknown types are only stored.
+
+    A handler that needs Stripe's current state raises :class:`events.FetchFirst`: the event
+    store rolls back, reads outside any transaction, and runs the handler again with it.
+    """
     handler = HANDLERS.get(event["type"])
-    if handler is not None:
+    if handler is None:
+        return
+    ctx = replace(ctx, event_created=int(event.get("created") or 0) or None)
+    try:
         handler(ctx, session, event["data"]["object"])
+    except ReadNeeded as need:
+        raise events.FetchFirst(partial(_read_then_handle, ctx, need)) from None
+
+
+def _read_then_handle(ctx: Context, need: ReadNeeded) -> events.Handler:
+    return partial(handle, with_reading(ctx, need))
+
+
+def with_reading(ctx: Context, need: ReadNeeded) -> Context:
+    """``ctx`` plus a read of the PaymentIntent ``need`` names (a network call: call it with no
+    transaction open)."""
+    reading = read(ctx.gateway, need.payment_intent_id, need.refunds_recorded)
+    return replace(ctx, readings={**ctx.readings, need.payment_intent_id: reading})

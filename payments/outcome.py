@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.db import Database
-from payments.handlers import Context, session_completed, session_expired
+from payments.handlers import Context, session_completed, session_expired, with_reading
 from payments.payment_models import Payment, PaymentAttempt
+from payments.reconcile import ReadNeeded
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,15 @@ def refresh(db: Database, ctx: Context, reference: str) -> None:
     if not session_id:
         return
     checkout = ctx.gateway.checkout_session(session_id)
-    if checkout.get("status") == "complete":
-        db.run(lambda s: session_completed(ctx, s, checkout))
-    elif checkout.get("status") == "expired":
-        db.run(lambda s: session_expired(ctx, s, checkout))
+    handler = {"complete": session_completed, "expired": session_expired}.get(
+        checkout.get("status"))
+    if handler is None:
+        return
+    try:
+        db.run(lambda s: handler(ctx, s, checkout))
+    except ReadNeeded as need:  # rolled back; read with no transaction open, then apply
+        ctx = with_reading(ctx, need)
+        db.run(lambda s: handler(ctx, s, checkout))
 
 
 def result(session: Session, ctx: Context, attempt: PaymentAttempt) -> Result:

@@ -44,41 +44,31 @@ def read(gateway: StripeGateway, payment_intent_id: str, refunds_recorded: bool 
     return Reading(read_at, intent, facts)
 
 
-@dataclass(frozen=True)
-class Known:
-    """What the portal knows of a payment before reading it from Stripe."""
+class ReadNeeded(Exception):  # noqa: N818 (a request to the caller, not an error)
+    """Reconciling needs the PaymentIntent read from Stripe first: read it with no transaction
+    open (:func:`read`) and call :func:`sync_payment` again with the reading."""
 
-    synced_at: datetime | None = None
-    refunds_recorded: bool = False
-
-    def fresh_for(self, event_created: int | None) -> bool:
-        """True if the payment was read from Stripe after the event was created: reading it
-        again for that event could not tell anything newer."""
-        return _known_since(self.synced_at, event_created)
+    def __init__(self, payment_intent_id: str, refunds_recorded: bool) -> None:
+        super().__init__(f"read {payment_intent_id} from Stripe first")
+        self.payment_intent_id = payment_intent_id
+        self.refunds_recorded = refunds_recorded
 
 
-def known(session: Session, payment_intent_id: str) -> Known:
-    """When the payment was last read from Stripe, and whether it has recorded refunds."""
-    row = session.execute(select(Payment.synced_at, Payment.amount_refunded).where(
-        Payment.payment_intent_id == payment_intent_id)).first()
-    return Known(row.synced_at, row.amount_refunded > 0) if row else Known()
-
-
-def sync_payment(session: Session, gateway: StripeGateway, payment_intent_id: str,
-                 event_created: int | None = None,
+def sync_payment(session: Session, payment_intent_id: str, event_created: int | None = None,
                  reading: Reading | None = None) -> Payment | None:
     """Reconcile the PaymentIntent; returns its Payment, or None while no money has moved.
 
-    ``reading`` is the PaymentIntent read before the transaction began (so no lock is held
-    during the network call); without it, Stripe is read here. ``event_created`` (when Stripe
-    created the event that asked) lets a read that could not tell anything newer be skipped.
+    ``reading`` is the PaymentIntent read before the transaction began: no lock is ever held
+    during a network call, so without one this raises :class:`ReadNeeded` (unless
+    ``event_created``, when Stripe created the event that asked, shows that the payment was
+    read after it: a new read could not tell anything newer).
     """
     payment = session.scalar(select(Payment).where(
         Payment.payment_intent_id == payment_intent_id).with_for_update())
     if payment is not None and _known_since(payment.synced_at, event_created):
         return payment
-    reading = reading or read(gateway, payment_intent_id,
-                              payment is not None and payment.amount_refunded > 0)
+    if reading is None:
+        raise ReadNeeded(payment_intent_id, payment is not None and payment.amount_refunded > 0)
     if payment is not None and payment.synced_at and payment.synced_at >= reading.read_at:
         return payment  # a read that began after ours was applied meanwhile: it is fresher
     intent, facts, read_at = reading.intent, reading.facts, reading.read_at

@@ -45,7 +45,7 @@ def run(db: Database, gateway, since: datetime | None = None,
     report = Report(since=start, clamped=clamped)
     failed_at: list[int] = []
     for event in reversed(listed):  # the API lists newest first
-        result = events.ingest(db, event, partial(handlers.prepare, ctx, db), source="sync")
+        result = events.ingest(db, event, partial(handlers.handle, ctx), source="sync")
         report.outcomes[result.outcome] += 1
         if result.outcome == "failed":
             failed_at.append(int(event["created"]))

@@ -41,8 +41,7 @@ def stripe_webhook():
     except events.SignatureError as exc:
         return jsonify(error=str(exc)), 400
     ctx = handlers.Context(current_app.extensions.get("portal.stripe"))
-    prepare = partial(handlers.prepare, ctx, database.db())
-    result = events.ingest(database.db(), event, prepare, source="webhook")
+    result = events.ingest(database.db(), event, partial(handlers.handle, ctx), source="webhook")
     if result.outcome == "failed":
         current_app.logger.error("Stripe event %s (%s) failed: %s", event["id"], event["type"],
                                  result.error)

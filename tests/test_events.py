@@ -65,11 +65,6 @@ def test_anything_else_is_refused(case):
         events.verify(body, header, secrets)
 
 
-def _prepared(handler):
-    # Nothing to read from Stripe before the transaction: the handler is ready as it is.
-    return lambda event: handler
-
-
 def _counting_handler(calls: list[str]):
     def handle(session, event):
         calls.append(event["id"])
@@ -84,7 +79,7 @@ def _count(db, model) -> int:
 
 def test_an_event_is_stored_and_handled_once(db):
     calls: list[str] = []
-    handler = _prepared(_counting_handler(calls))
+    handler = _counting_handler(calls)
     assert events.ingest(db, _event(), handler, "webhook").outcome == "applied"
     assert events.ingest(db, _event(), handler, "webhook").outcome == "duplicate"
     assert calls == ["evt_1"]
@@ -98,7 +93,7 @@ def test_a_failing_handler_leaves_nothing_and_the_redelivery_applies_once(db):
         raise RuntimeError("database went away")
 
     for attempt in (1, 2):
-        result = events.ingest(db, _event(), _prepared(broken), "webhook")
+        result = events.ingest(db, _event(), broken, "webhook")
         assert result.outcome == "failed"
         assert _count(db, StripeEvent) == 0 and _count(db, Customer) == 0
         with db.reader() as session:
@@ -106,7 +101,7 @@ def test_a_failing_handler_leaves_nothing_and_the_redelivery_applies_once(db):
             assert (failure.attempts, failure.error_type) == (attempt, "RuntimeError")
             assert "database went away" in failure.error_message
     calls: list[str] = []
-    handler = _prepared(_counting_handler(calls))
+    handler = _counting_handler(calls)
     assert events.ingest(db, _event(), handler, "webhook").outcome == "applied"
     with db.reader() as session:
         assert session.get(EventFailure, "evt_1").resolved_at is not None
@@ -121,7 +116,7 @@ def test_twenty_concurrent_deliveries_apply_once(db):
 
     def deliver():
         barrier.wait()
-        outcomes.append(events.ingest(db, _event(), _prepared(handler), "webhook").outcome)
+        outcomes.append(events.ingest(db, _event(), handler, "webhook").outcome)
 
     threads = [threading.Thread(target=deliver) for _ in range(20)]
     for t in threads:
