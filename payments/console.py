@@ -7,16 +7,15 @@ Each change is audited in its own transaction (:mod:`payments.audit`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from payments import audit
-from payments.models import Invoice, utcnow
-from payments.pages import AGING_BUCKETS
-from payments.payment_models import EventFailure, Payment, ReconciliationException
+from payments import audit, kpis
+from payments.models import utcnow
+from payments.payment_models import Payment, ReconciliationException
 
 LIST_LIMIT = 25
 
@@ -26,73 +25,29 @@ class ConsoleError(ValueError):
 
 
 @dataclass
-class CurrencyTotals:
-    """Open invoices of one currency: how many, how much is owed, how much of it is overdue,
-    and the amount owed per aging bucket (``current``, ``1-30`` … ``90+`` days past due)."""
-
-    currency: str
-    count: int
-    outstanding: int
-    overdue_count: int
-    overdue: int
-    aging: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class Overview:
-    """The dashboard: open balances, and the queues staff work through."""
+    """The dashboard: open balances by aging bucket, pending ACH, and the queues staff work
+    through (counts from :mod:`payments.kpis`, plus the newest items of each queue)."""
 
-    open_invoices: list[CurrencyTotals]
+    aging: dict[str, kpis.Aging]
+    pending: dict[str, kpis.Pending]
+    queues: kpis.Queues
     unconfirmed: Sequence[Payment]
-    unconfirmed_count: int
     exceptions: Sequence[ReconciliationException]
-    exceptions_count: int
-    failed_events: int
-
-
-def _bucket(today: date):
-    # Bucket edges as dates, so the comparison is portable (no date arithmetic in SQL).
-    edges = [(today - timedelta(days=d), name) for d, name in ((90, "90+"), (60, "61-90"),
-                                                               (30, "31-60"), (0, "1-30"))]
-    return case(*[(Invoice.due_date < edge, name) for edge, name in edges], else_="current")
-
-
-def open_balances(session: Session, today: date) -> list[CurrencyTotals]:
-    """Open (not voided, not fully paid) invoices per currency, with aging."""
-    owed = Invoice.total - Invoice.amount_paid
-    bucket = _bucket(today).label("bucket")
-    rows = session.execute(
-        select(Invoice.currency, bucket, func.count(), func.sum(owed))
-        .where(Invoice.voided_at.is_(None), Invoice.amount_paid < Invoice.total)
-        .group_by(Invoice.currency, bucket).order_by(Invoice.currency)).all()
-    totals: dict[str, CurrencyTotals] = {}
-    for currency, name, count, amount in rows:
-        t = totals.setdefault(currency, CurrencyTotals(currency, 0, 0, 0, 0,
-                                                       dict.fromkeys(AGING_BUCKETS, 0)))
-        t.count += count
-        t.outstanding += int(amount)
-        t.aging[name] += int(amount)
-        if name != "current":
-            t.overdue_count += count
-            t.overdue += int(amount)
-    return list(totals.values())
 
 
 def overview(session: Session, today: date) -> Overview:
     """Everything the dashboard shows, newest items first in each queue."""
-    unconfirmed = (Payment.status == "succeeded") & Payment.confirmed_at.is_(None)
-    is_open = ReconciliationException.resolved_at.is_(None)
     return Overview(
-        open_invoices=open_balances(session, today),
-        unconfirmed=session.scalars(select(Payment).where(unconfirmed)
-                                    .order_by(Payment.id.desc()).limit(LIST_LIMIT)).all(),
-        unconfirmed_count=session.scalar(select(func.count()).where(unconfirmed)) or 0,
-        exceptions=session.scalars(select(ReconciliationException).where(is_open)
-                                   .order_by(ReconciliationException.id.desc())
-                                   .limit(LIST_LIMIT)).all(),
-        exceptions_count=session.scalar(select(func.count()).where(is_open)) or 0,
-        failed_events=session.scalar(select(func.count()).select_from(EventFailure)
-                                     .where(EventFailure.resolved_at.is_(None))) or 0,
+        aging=kpis.aging(session, today),
+        pending=kpis.pending_ach(session),
+        queues=kpis.queue_counts(session),
+        unconfirmed=session.scalars(
+            select(Payment).where(Payment.status == "succeeded", Payment.confirmed_at.is_(None))
+            .order_by(Payment.id.desc()).limit(LIST_LIMIT)).all(),
+        exceptions=session.scalars(
+            select(ReconciliationException).where(ReconciliationException.resolved_at.is_(None))
+            .order_by(ReconciliationException.id.desc()).limit(LIST_LIMIT)).all(),
     )
 
 

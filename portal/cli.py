@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC
 
 import click
@@ -70,7 +71,7 @@ def staff() -> None:
 
 def _read_password() -> str:
     # Never an argument: it would land in shell history and in `ps` for every local user.
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     password = stdin.readline().rstrip("\r\n")
