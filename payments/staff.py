@@ -177,11 +177,12 @@ def set_password(session: Session, actor: audit.Actor, user_id: int, password: s
 def set_role(session: Session, actor: audit.Actor, user_id: int, role: str) -> StaffUser:
     """Change a user's role; refused if it would leave no active admin."""
     role = _check_role(role)
+    admins = _lock_admins(session)
     user = _locked(session, user_id)
     if user.role == role:
         return user
     if user.role == "admin" and user.active:
-        _keep_an_admin(session, user)
+        _keep_an_admin(admins, user)
     before = _state(user)
     user.role = role
     audit.record(session, actor, "staff.set_role", _target(user), before, _state(user))
@@ -190,13 +191,14 @@ def set_role(session: Session, actor: audit.Actor, user_id: int, role: str) -> S
 
 def deactivate(session: Session, actor: audit.Actor, user_id: int) -> StaffUser:
     """Deactivate a user and end all their sessions; refused for the last active admin."""
+    admins = _lock_admins(session)
     user = _locked(session, user_id)
     if not user.active:
         return user
     if actor.id == user.id:
         raise StaffError("you cannot deactivate your own account")
     if user.role == "admin":
-        _keep_an_admin(session, user)
+        _keep_an_admin(admins, user)
     before = _state(user)
     user.active = False
     user.session_version += 1
@@ -222,12 +224,18 @@ def _locked(session: Session, user_id: int) -> StaffUser:
     return user
 
 
-def _keep_an_admin(session: Session, leaving: StaffUser) -> None:
-    # Lock every active admin row: two admins demoting each other at once must not both pass
-    # (PostgreSQL; SQLite writers are serialized anyway).
-    admins = session.scalars(select(StaffUser.id).where(
-        StaffUser.role == "admin", StaffUser.active.is_(True)).with_for_update()).all()
-    if set(admins) <= {leaving.id}:
+def _lock_admins(session: Session) -> set[int]:
+    # Lock the active admins, in id order, before the user being changed: two admins demoting
+    # each other at once then queue here (PostgreSQL re-reads the rows after the wait, so the
+    # second sees the first's change) instead of both passing, or deadlocking over each
+    # other's row. SQLite serializes writers anyway.
+    return set(session.scalars(select(StaffUser.id).where(
+        StaffUser.role == "admin", StaffUser.active.is_(True))
+        .order_by(StaffUser.id).with_for_update()))
+
+
+def _keep_an_admin(admins: set[int], leaving: StaffUser) -> None:
+    if admins <= {leaving.id}:
         raise StaffError("at least one active admin must remain")
 
 

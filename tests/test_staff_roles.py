@@ -3,8 +3,12 @@ each of anonymous, viewer, clerk and admin as its role says."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from payments import audit
+from payments import staff as accounts
 from portal.staff.roles import PUBLIC_ATTR, role_of
 from tests.staff_helpers import csrf_token, logged_in, make_staff, post
 
@@ -124,3 +128,29 @@ def test_the_last_active_admin_cannot_be_demoted_or_deactivated(app, db):
     assert post(admin, f"/staff/users/{admin_id}/deactivate").status_code == 422  # yourself
     assert post(admin, f"/staff/users/{other}/deactivate").status_code == 303
     assert post(admin, f"/staff/users/{admin_id}/role", role="clerk").status_code == 422
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(db):
+    # Run on PostgreSQL too: there the two transactions really overlap.
+    first, second = make_staff(db, "a@acme.example", "admin"), make_staff(db, "b@acme.example",
+                                                                          "admin")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def demote(actor_id: int, target: int) -> None:
+        try:
+            barrier.wait()
+            with db.transaction() as session:
+                accounts.set_role(session, audit.Actor(actor_id, "x"), target, "viewer")
+            outcomes.append("demoted")
+        except accounts.StaffError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in
+               ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["at least one active admin must remain", "demoted"]
+    with db.reader() as session:
+        assert [u.role for u in accounts.list_users(session)].count("admin") == 1
