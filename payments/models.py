@@ -118,8 +118,8 @@ class Invoice(Base):
 
     @property
     def amount_due(self) -> int:
-        """What the customer still owes: total minus what has been paid (pending included)."""
-        return self.total - self.amount_paid
+        """What the customer still owes: total minus what has been paid; nothing once void."""
+        return 0 if self.voided_at is not None else self.total - self.amount_paid
 
 
 class InvoiceLine(Base):

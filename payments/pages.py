@@ -126,7 +126,9 @@ class InvoiceView:
 
     @property
     def amount_due(self) -> int:
-        """Total minus what has been paid."""
+        """Total minus what has been paid; nothing once void."""
+        if self.row["voided_at"] is not None:
+            return 0
         return self.row["total"] - self.row["amount_paid"]
 
 

@@ -209,9 +209,6 @@ def test_renewals_from_one_address_are_rate_limited(app_factory, api_key, inbox,
     assert len(handler.received) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="portal/customer/renew.py:29 puts the ERP's invoice number "
-                   "into the Subject header as is; EmailMessage refuses a line break with "
-                   "ValueError, which _send (renew.py:59) does not catch: the customer gets a 500")
 def test_a_line_break_in_the_invoice_number_neither_breaks_nor_injects_the_email(
         app_factory, api_key, inbox, db):
     smtp_url, handler = inbox

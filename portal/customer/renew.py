@@ -26,7 +26,8 @@ def renew_invoice_link(invoice_id: int) -> None:
     if to:
         body = render_template("email/fresh_link.txt", kind="invoice", number=number,
                                url=urls.pay_url(token), business=business)
-        _send(to, f"Your link to invoice {number}", body)
+        # The number comes from the ERP: a line break in it must not reach a mail header.
+        _send(to, f"Your link to invoice {' '.join(number.split())}", body)
 
 
 def renew_statement_link(customer_id: int) -> None:
