@@ -9,8 +9,10 @@ Counters live in the database (``staff_login_attempts``), not in the rate limite
 storage: they are then shared by every worker and host without Redis, survive restarts, and
 cannot be multiplied by the number of gunicorn workers.
 
-Each attempt is inserted, counted and committed *before* the (slow) password check, so a burst
-of parallel guesses cannot all slip past a budget that none of them has yet spent.
+Each attempt is inserted, counted and committed *before* the (slow) password check, and the
+attempts of one address are serialized while they do so (SQLite: one writer at a time;
+PostgreSQL: a transaction-scoped advisory lock on the address), so a burst of parallel guesses
+cannot all slip past a budget that none of them has yet spent.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def begin(session: Session, email: str, ip: str, budget: Budget,
     """
     now = now or utcnow()
     key = email_key(email)
+    _serialize(session, ip)
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP))
     attempt = LoginAttempt(email_hash=key, ip=ip, at=now, succeeded=False)
     session.add(attempt)
@@ -79,6 +82,15 @@ def begin(session: Session, email: str, ip: str, budget: Budget,
         session.delete(attempt)
         return Decision(False, None)
     return Decision(True, attempt.id)
+
+
+def _serialize(session: Session, ip: str) -> None:
+    # Without it, two PostgreSQL transactions counting at once see neither's insert (READ
+    # COMMITTED) and both pass the last slot of the budget: N parallel guesses, N passes.
+    if session.get_bind().dialect.name == "postgresql":
+        lock_key = int.from_bytes(hashlib.sha256(b"login:" + ip.encode()).digest()[:8], "big",
+                                  signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(lock_key)))
 
 
 def succeeded(session: Session, attempt_id: int) -> None:
