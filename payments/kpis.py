@@ -5,14 +5,17 @@ added together. Ratios (DSO days, CEI percent) are :class:`~decimal.Decimal` rou
 None when the formula would divide by zero. Dates are UTC calendar days: "as of D" means
 everything recorded before midnight UTC at the end of D.
 
-What is receivable at a date D (aging, DSO, CEI) is rebuilt from the append-only ledger: for
-each invoice issued by D and not void at the period's end, ``total − paid by D``, where
-paid by D = ``amount_paid`` (the ledger's sum, see :func:`payments.ledger.verify`) minus the
-ledger's ``paid_delta`` recorded after D. Only positive balances count (an overpaid invoice is a
-credit, not negative AR; customer credits are not netted). Pending ACH is not paid, so it is
-still receivable. Limits of the data model: totals are today's (the ERP may change a total before
-money moves, and no history is kept); an invoice void at the end of a period counts nowhere in
-that period (void is treated as cancellation, not as a credit note); issue dates are the ERP's.
+What was receivable at a date D is rebuilt from the append-only ledger: for each invoice issued
+by D and not void at the end of the period, ``total − paid by D``, where paid by D is
+``amount_paid`` (the ledger's sum, see :func:`payments.ledger.verify`) minus the ``paid_delta``
+the ledger recorded after D. Aging nets this per invoice and counts only positive balances (an
+overpaid invoice is a credit, not negative AR; customer credits are not netted). DSO and CEI
+need only sums and skip the per-invoice netting; they agree with aging unless an invoice was
+overpaid (an ``overpayment`` exception). Pending ACH is not paid, so it is still receivable.
+
+Limits of the data model: totals are today's (the ERP may change a total before money moves,
+and no history is kept); issue dates are the ERP's; an invoice void at the end of a period
+counts nowhere in that period (void is treated as cancellation, not as a credit note).
 """
 
 from __future__ import annotations
@@ -21,16 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, union_all
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from payments.models import Invoice
-from payments.payment_models import (
-    EventFailure,
-    LedgerEntry,
-    Payment,
-    ReconciliationException,
-)
+from payments.payment_models import EventFailure, LedgerEntry, Payment, ReconciliationException
 
 DAY = timedelta(days=1)
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -60,20 +58,26 @@ def _currency_filter(column, currency: str | None) -> list[ColumnElement[bool]]:
     return [] if currency is None else [column == currency]
 
 
+def _live(as_of: date, void_cutoff: datetime, currency: str | None) -> list:
+    """Invoices issued by the end of ``as_of`` and not void at ``void_cutoff``."""
+    return [Invoice.issue_date <= as_of,
+            or_(Invoice.voided_at.is_(None), Invoice.voided_at >= void_cutoff),
+            *_currency_filter(Invoice.currency, currency)]
+
+
 def _receivables(as_of: date, void_cutoff: datetime, currency: str | None):
-    """Per invoice receivable at the end of ``as_of``: (currency, due_date, amount).
+    """Per invoice receivable at the end of ``as_of``: (currency, due_date, amount > 0).
 
     Two index-friendly halves: invoices unpaid now (the partial index ``amount_paid < total``),
     and invoices paid now that the ledger shows were still owed then (money paid after as_of).
     """
-    paid_later = (select(LedgerEntry.invoice_id, func.sum(LedgerEntry.paid_delta).label("paid"))
+    paid_later = (select(LedgerEntry.invoice_id,
+                         cast(func.sum(LedgerEntry.paid_delta), BigInteger).label("paid"))
                   .where(LedgerEntry.created_at >= end_of(as_of))
-                  .group_by(LedgerEntry.invoice_id).cte("paid_later"))
+                  .group_by(LedgerEntry.invoice_id).subquery("paid_later"))
     owed = Invoice.total - Invoice.amount_paid + func.coalesce(paid_later.c.paid, 0)
     columns = (Invoice.currency, Invoice.due_date, owed.label("amount"))
-    live = [Invoice.issue_date <= as_of,
-            or_(Invoice.voided_at.is_(None), Invoice.voided_at >= void_cutoff),
-            *_currency_filter(Invoice.currency, currency)]
+    live = _live(as_of, void_cutoff, currency)
     unpaid = (select(*columns).select_from(Invoice)
               .outerjoin(paid_later, paid_later.c.invoice_id == Invoice.id)
               .where(Invoice.amount_paid < Invoice.total, *live))
@@ -84,7 +88,25 @@ def _receivables(as_of: date, void_cutoff: datetime, currency: str | None):
     return select(rows).where(rows.c.amount > 0).subquery("owed")
 
 
-# --- aging ------------------------------------------------------------------------------------
+def _receivable_totals(session: Session, as_of: date, void_cutoff: datetime,
+                       currency: str | None) -> dict[str, tuple[int, int]]:
+    """Per currency: (all, current) receivables at the end of ``as_of``, not netted per
+    invoice: open balances now plus every ``paid_delta`` the ledger recorded after ``as_of``
+    (no per-invoice grouping of the ledger: half the cost of CEI's beginning balance)."""
+    live = _live(as_of, void_cutoff, currency)
+    open_now = (select(Invoice.currency, Invoice.due_date,
+                       (Invoice.total - Invoice.amount_paid).label("amount"))
+                .where(Invoice.amount_paid < Invoice.total, *live))
+    paid_after = (select(Invoice.currency, Invoice.due_date, LedgerEntry.paid_delta)
+                  .select_from(LedgerEntry).join(Invoice, Invoice.id == LedgerEntry.invoice_id)
+                  .where(LedgerEntry.created_at >= end_of(as_of), LedgerEntry.paid_delta != 0,
+                         *live))
+    rows = union_all(open_now, paid_after).subquery("receivable")
+    current = func.sum(case((rows.c.due_date >= as_of, rows.c.amount), else_=0))
+    result = session.execute(select(rows.c.currency, func.sum(rows.c.amount), current)
+                             .group_by(rows.c.currency))
+    return {code: (int(total), int(now)) for code, total, now in result if total or now}
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -141,23 +163,11 @@ def aging(session: Session, as_of: date, currency: str | None = None) -> dict[st
             for code in sorted(found)}
 
 
-# --- DSO and CEI ------------------------------------------------------------------------------
-
-def _receivable_totals(session: Session, as_of: date, void_cutoff: datetime,
-                       currency: str | None) -> dict[str, tuple[int, int]]:
-    """Per currency: (all receivables, current receivables) at the end of ``as_of``."""
-    owed = _receivables(as_of, void_cutoff, currency)
-    current = func.sum(case((owed.c.due_date >= as_of, owed.c.amount), else_=0))
-    rows = session.execute(select(owed.c.currency, func.sum(owed.c.amount), current)
-                           .group_by(owed.c.currency))
-    return {code: (int(total), int(now)) for code, total, now in rows}
-
-
 def credit_sales(session: Session, first: date, last: date,
                  currency: str | None = None) -> dict[str, int]:
     """Totals of invoices issued from ``first`` to ``last`` (inclusive), not void at the end
     of ``last``, per currency."""
-    query: Select = (
+    query = (
         select(Invoice.currency, func.sum(Invoice.total))
         .where(Invoice.issue_date >= first, Invoice.issue_date <= last,
                or_(Invoice.voided_at.is_(None), Invoice.voided_at >= end_of(last)),
@@ -229,8 +239,6 @@ def cei(session: Session, as_of: date, period_days: int = 30,
                         _ratio(begin + sold - end, begin + sold - end_current, 100))
     return out
 
-
-# --- cash and queues --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Takings:

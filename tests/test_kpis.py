@@ -11,6 +11,7 @@ The book, as of Thursday 2024-08-01 (ISO week from Monday 07-29; month from 08-0
     H    USD  07-25   08-24   7000  ACH pending 7000 since 07-31          owed  7000, current
     I    USD  04-20   05-20   9000  +4000 on 08-01                        owed  5000, 73 d → 61-90
     J    USD  08-05   09-04  99900  none (issued after as_of)             nowhere
+    K    USD  07-20   08-19   1000  +1500 on 07-22 (overpaid)             owes nothing (a credit)
     F    EUR  07-15   07-25  40000  +10000 on 07-29                       owed 30000, 7 d → 1-30
     G    EUR  05-10   06-09  12000  +12000 on 08-02 (after as_of)         owed 12000, 53 d → 31-60
 """
@@ -75,6 +76,7 @@ def book(api, db):
         "H": _invoice(api, "H", "USD", date(2024, 7, 25), date(2024, 8, 24), 7000),
         "I": _invoice(api, "I", "USD", date(2024, 4, 20), date(2024, 5, 20), 9000),
         "J": _invoice(api, "J", "USD", date(2024, 8, 5), date(2024, 9, 4), 99900),
+        "K": _invoice(api, "K", "USD", date(2024, 7, 20), date(2024, 8, 19), 1000),
         "F": _invoice(api, "F", "EUR", date(2024, 7, 15), date(2024, 7, 25), 40000),
         "G": _invoice(api, "G", "EUR", date(2024, 5, 10), date(2024, 6, 9), 12000),
     }
@@ -90,11 +92,12 @@ def book(api, db):
     _pay(db, "pi_i", ids["I"], "USD", 4000, ok, {"pi_i:paid": at(8, 1, 8)})
     _pay(db, "pi_f", ids["F"], "EUR", 10000, ok, {"pi_f:paid": at(7, 29, 9)})
     _pay(db, "pi_g", ids["G"], "EUR", 12000, ok, {"pi_g:paid": at(8, 2, 9)})
+    _pay(db, "pi_k", ids["K"], "USD", 1500, ok, {"pi_k:paid": at(7, 22)})
     with db.transaction() as session:
         session.execute(update(Invoice).where(Invoice.id == ids["E"])
                         .values(voided_at=at(7, 12)))
-        session.execute(update(Payment).where(Payment.payment_intent_id.in_(["pi_b", "pi_d"]))
-                        .values(confirmed_at=at(7, 25)))
+        confirmed = Payment.payment_intent_id.in_(["pi_b", "pi_d", "pi_k"])
+        session.execute(update(Payment).where(confirmed).values(confirmed_at=at(7, 25)))
         session.add_all([
             ReconciliationException(kind="unmatched_payment", cause="unmatched:pi_x",
                                     amount=100, currency="USD"),
@@ -115,7 +118,7 @@ def test_aging_as_of_the_day(db, book):
         result = kpis.aging(session, AS_OF)
     # USD: current C 6000 + H 7000 (pending is still owed); B 15000 in 31-60 (due 07-01, 31
     # days); I 5000 in 61-90 (due 05-20, 73 days); A 10000 in 90+ (due 05-01, 92 days).
-    # D is paid, E void, J not yet issued.
+    # D is paid, K overpaid (not negative AR), E void, J not yet issued.
     assert result["USD"].buckets == (
         Bucket("current", 13000, 2), Bucket("1-30", 0, 0), Bucket("31-60", 15000, 1),
         Bucket("61-90", 5000, 1), Bucket("90+", 10000, 1))
@@ -135,7 +138,7 @@ def test_aging_on_a_past_day_rolls_the_ledger_back(db, book):
     # As of 07-11: C (30000, nothing paid yet, due 08-04), D (8000, paid 07-20, due 07-15) and
     # E (5000, voided the next day, due 08-09) are current: 43000 in 3. B 15000 (5000 paid
     # 06-20) is 10 days past due; I 9000 (its 4000 came 08-01) 52 days; A 10000 71 days.
-    # H, F and J were not issued yet; G (12000, EUR) is due 06-09: 32 days.
+    # H, F, J and K were not issued yet; G (12000, EUR) is due 06-09: 32 days.
     assert result["USD"].buckets == (
         Bucket("current", 43000, 3), Bucket("1-30", 15000, 1), Bucket("31-60", 9000, 1),
         Bucket("61-90", 10000, 1), Bucket("90+", 0, 0))
@@ -147,12 +150,24 @@ def test_aging_on_a_past_day_rolls_the_ledger_back(db, book):
 def test_dso(db, book):
     with db.reader() as session:
         result = kpis.dso(session, AS_OF)
-    # 90 days: 05-04 to 08-01. USD credit sales: B 20000 + C 30000 + D 8000 + H 7000 = 65000
-    # (A and I were issued in April, E is void, J comes later). AR 43000 (the aging total).
-    # 43000 / 65000 × 90 = 59.538… → 59.5.
-    assert result["USD"] == kpis.Dso("USD", 43000, 65000, 90, Decimal("59.5"))
+    # 90 days: 05-04 to 08-01. USD credit sales: B 20000 + C 30000 + D 8000 + H 7000 + K 1000
+    # = 66000 (A and I were issued in April, E is void, J comes later). AR 43000 (the aging
+    # total; K's overpayment is not netted). 43000 / 66000 × 90 = 58.636… → 58.6.
+    assert result["USD"] == kpis.Dso("USD", 43000, 66000, 90, Decimal("58.6"))
     # EUR: sales F 40000 + G 12000 (05-10) = 52000; AR 42000. 42000 / 52000 × 90 = 72.69…
     assert result["EUR"] == kpis.Dso("EUR", 42000, 52000, 90, Decimal("72.7"))
+
+
+def test_dso_on_a_past_day_agrees_with_aging(db, book):
+    with db.reader() as session:
+        result = kpis.dso(session, date(2024, 7, 11), period_days=30)
+        aged = kpis.aging(session, date(2024, 7, 11))
+    # AR rolled back through the ledger without per-invoice netting (see the aging test):
+    # 77000 USD. Sales 06-12..07-11: D 8000 + C 30000 + E 5000 (void only on 07-12) = 43000.
+    # 77000 / 43000 × 30 = 53.72… → 53.7. EUR: G 12000 owed, issued in May: no sales.
+    assert result["USD"] == kpis.Dso("USD", 77000, 43000, 30, Decimal("53.7"))
+    assert result["USD"].receivables == aged["USD"].total
+    assert result["EUR"] == kpis.Dso("EUR", 12000, 0, 30, None)
 
 
 def test_dso_without_sales_has_no_days(db, book):
@@ -167,10 +182,10 @@ def test_cei(db, book):
         result = kpis.cei(session, AS_OF)
     # 30 days: beginning = end of 07-02, sales issued 07-03..08-01, ending = end of 08-01.
     # USD beginning: A 10000 + B 15000 + D 8000 (paid 07-20) + I 9000 (4000 paid 08-01)
-    # = 42000. Sales: C 30000 + H 7000 = 37000 (E is void by 08-01: left out everywhere).
-    # Ending 43000, of it current (due on or after 08-01): C 6000 + H 7000 = 13000.
-    # (42000 + 37000 − 43000) / (42000 + 37000 − 13000) × 100 = 36000 / 66000 = 54.54… → 54.5
-    assert result["USD"] == kpis.Cei("USD", 42000, 37000, 43000, 13000, Decimal("54.5"))
+    # = 42000. Sales: C 30000 + H 7000 + K 1000 = 38000 (E is void by 08-01: left out
+    # everywhere). Ending 43000, of it current (due on or after 08-01): C 6000 + H 7000 = 13000.
+    # (42000 + 38000 − 43000) / (42000 + 38000 − 13000) × 100 = 37000 / 67000 = 55.22… → 55.2
+    assert result["USD"] == kpis.Cei("USD", 42000, 38000, 43000, 13000, Decimal("55.2"))
     # EUR: beginning G 12000; sales F 40000; ending 42000, none current.
     # (12000 + 40000 − 42000) / (12000 + 40000 − 0) × 100 = 10000 / 52000 = 19.23… → 19.2
     assert result["EUR"] == kpis.Cei("EUR", 12000, 40000, 42000, 0, Decimal("19.2"))
@@ -192,8 +207,8 @@ def test_collected_when_the_week_is_inside_the_month(db, book):
     with db.reader() as session:
         result = kpis.collected(session, date(2024, 7, 31))
     # Wednesday 07-31: week from 07-29, month from 07-01. USD: C +30000, −6000 in both;
-    # D +8000 (07-20) in the month only. EUR: F +10000 in both.
-    assert result["USD"] == kpis.Collected("USD", Takings(30000, 24000), Takings(38000, 32000))
+    # D +8000 (07-20) and K +1500 (07-22) in the month only. EUR: F +10000 in both.
+    assert result["USD"] == kpis.Collected("USD", Takings(30000, 24000), Takings(39500, 33500))
     assert result["EUR"] == kpis.Collected("EUR", Takings(10000, 10000), Takings(10000, 10000))
 
 
@@ -202,7 +217,7 @@ def test_pending_ach_and_queues(db, book):
         pending = kpis.pending_ach(session)
         queues = kpis.queue_counts(session)
     assert pending == {"USD": kpis.Pending("USD", 7000, 1)}  # H's ACH debit
-    # Succeeded and unconfirmed: pi_c, pi_i, pi_f, pi_g (pi_b and pi_d were confirmed).
+    # Succeeded and unconfirmed: pi_c, pi_i, pi_f, pi_g (pi_b, pi_d and pi_k were confirmed).
     assert queues == kpis.Queues(4, (("unmatched_payment", 1),), 1)
     assert queues.exceptions == 1
 
