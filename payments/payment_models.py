@@ -27,8 +27,14 @@ from payments.models import UTCDateTime, utcnow
 
 ATTEMPT_STATUSES = ("open", "completed", "expired")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
+# "reallocation" and "credit_transfer" are staff moves of a payment's money (exceptions queue):
+# they carry the payment in ``staff_payment_id``, never in ``payment_id``, which the convergent
+# ledger owns. "adjustment" is a write-off, nobody's money.
 LEDGER_KINDS = ("pending", "pending_released", "payment", "payment_reversed", "refund",
-                "refund_reversed", "dispute_withdrawal", "dispute_reinstatement", "adjustment")
+                "refund_reversed", "dispute_withdrawal", "dispute_reinstatement", "adjustment",
+                "reallocation", "credit_transfer")
+# How reconciliation found a payment's invoices (``Payment.match_reason``).
+MATCH_REASONS = ("attempt_reference", "attempt_payment_intent", "staff_allocation")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -110,6 +116,8 @@ class Payment(Base):
     amount_disputed: Mapped[int] = mapped_column(BigInteger, default=0)
     charge_id: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(320))
+    match_reason: Mapped[str | None] = mapped_column(String(32))
     # When the state last reconciled was read from Stripe (the moment the read started): an
     # event created well before it cannot tell us anything newer.
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -131,11 +139,14 @@ class LedgerEntry(Base):
         CheckConstraint(_one_of("kind", LEDGER_KINDS), name="kind_known"),
         CheckConstraint("paid_delta <> 0 OR pending_delta <> 0", name="moves_money"),
         Index("ix_ledger_entries_payment", "payment_id"),
+        Index("ix_ledger_entries_staff_payment", "staff_payment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    staff_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", name="fk_ledger_entries_staff_payment_id"))
     kind: Mapped[str] = mapped_column(String(24))
     paid_delta: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     pending_delta: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
@@ -183,7 +194,10 @@ class ReconciliationException(Base):
     """
 
     __tablename__ = "reconciliation_exceptions"
-    __table_args__ = (CheckConstraint(_one_of("kind", EXCEPTION_KINDS), name="kind_known"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", EXCEPTION_KINDS), name="kind_known"),
+        UniqueConstraint("refund_id", name="uq_reconciliation_exceptions_refund_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -195,7 +209,72 @@ class ReconciliationException(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # JSON. Set with resolved_at still NULL while a refund is being sent to Stripe.
     resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+    refund_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class StaffAllocationSet(Base):
+    """Where staff decided a payment's money goes, replacing its attempt's allocations.
+
+    A new set supersedes the previous one (kept as history); at most one is current.
+    """
+
+    __tablename__ = "staff_allocation_sets"
+    __table_args__ = (
+        Index("uq_staff_allocation_sets_current", "payment_id", unique=True,
+              sqlite_where=text("superseded_at IS NULL"),
+              postgresql_where=text("superseded_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    exception_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_exceptions.id"))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    allocations: Mapped[list[StaffAllocation]] = relationship(
+        order_by="StaffAllocation.position", cascade="all, delete-orphan")
+
+
+class StaffAllocation(Base):
+    """How much of a payment one invoice gets, in a staff allocation set (order matters:
+    refunds come off the last invoice first)."""
+
+    __tablename__ = "staff_allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("set_id", "invoice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("staff_allocation_sets.id",
+                                                   ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class CustomerCredit(Base):
+    """Money a customer has with the business, append-only (database triggers refuse UPDATE
+    and DELETE); the balance is the sum per customer and currency."""
+
+    __tablename__ = "customer_credits"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="moves_money"),
+        Index("ix_customer_credits_customer", "customer_id", "currency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SyncState(Base):

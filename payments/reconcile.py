@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from payments import ledger
 from payments.ledger import PaymentFacts
 from payments.models import Customer, Invoice, utcnow
-from payments.payment_models import Payment, PaymentAttempt, ReconciliationException
+from payments.payment_models import (
+    LedgerEntry,
+    Payment,
+    PaymentAttempt,
+    ReconciliationException,
+    StaffAllocationSet,
+)
 from payments.stripe_facts import payment_method
 from payments.stripe_gateway import StripeGateway
 
@@ -82,7 +88,8 @@ def sync_payment(session: Session, payment_intent_id: str, event_created: int | 
     charge = intent.get("latest_charge")
     payment.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     allocations = _usable_allocations(session, payment)
-    result = ledger.reconcile_payment(session, payment, allocations, facts)
+    result = ledger.reconcile_payment(session, payment, allocations,
+                                      absorb_unapplied(session, payment, allocations, facts))
     _record_reductions(payment, facts)
     _after_ledger(session, payment, result)
     return payment
@@ -105,7 +112,8 @@ def _new_payment(session: Session, intent: dict[str, Any]) -> Payment:
     payment = Payment(payment_intent_id=intent["id"], attempt_id=attempt.id if attempt else None,
                       customer_id=attempt.customer_id if attempt else _customer_id(session, intent),
                       currency=intent["currency"].upper(), amount=int(intent["amount"]),
-                      status="pending")
+                      status="pending", match_reason=None if attempt is None else
+                      "attempt_reference" if reference else "attempt_payment_intent")
     session.add(payment)
     session.flush()
     if attempt is None:
@@ -121,23 +129,74 @@ def _customer_id(session: Session, intent: dict[str, Any]) -> int | None:
     return session.scalar(select(Customer.id).where(Customer.stripe_customer_id == stripe_customer))
 
 
-def _usable_allocations(session: Session, payment: Payment) -> list[tuple[int, int]]:
-    """The attempt's allocations, minus those the ledger must not apply (wrong currency)."""
+def chosen_allocations(session: Session, payment: Payment) -> list[tuple[int, int]]:
+    """``[(invoice_id, amount), …]`` in order: the current staff allocation set if staff
+    re-allocated the payment (it replaces the attempt's), else the attempt's allocations."""
+    current = session.scalar(select(StaffAllocationSet).where(
+        StaffAllocationSet.payment_id == payment.id, StaffAllocationSet.superseded_at.is_(None)))
+    if current is not None:
+        return [(a.invoice_id, a.amount) for a in current.allocations]
     if payment.attempt_id is None:
         return []
     attempt = session.get(PaymentAttempt, payment.attempt_id)
+    return [(a.invoice_id, a.amount) for a in attempt.allocations]
+
+
+def usable_allocations(session: Session, payment: Payment) -> list[tuple[int, int]]:
+    """The chosen allocations the ledger applies (same currency as the payment)."""
+    return _usable_allocations(session, payment, report=False)
+
+
+def _usable_allocations(session: Session, payment: Payment,
+                        report: bool = True) -> list[tuple[int, int]]:
+    """The chosen allocations, minus those the ledger must not apply (wrong currency)."""
     usable = []
-    for alloc in attempt.allocations:
-        invoice = session.get(Invoice, alloc.invoice_id)
+    for invoice_id, amount in chosen_allocations(session, payment):
+        invoice = session.get(Invoice, invoice_id)
         if invoice.currency != payment.currency:
-            _raise(session, "currency_mismatch", f"currency:{payment.id}:{invoice.id}", payment,
-                   invoice, details={"invoice_currency": invoice.currency})
+            if report:
+                _raise(session, "currency_mismatch", f"currency:{payment.id}:{invoice.id}",
+                       payment, invoice, details={"invoice_currency": invoice.currency})
             continue
-        if invoice.voided_at is not None:
+        if invoice.voided_at is not None and report:
             _raise(session, "voided_invoice", f"voided:{payment.id}:{invoice.id}", payment,
                    invoice)
-        usable.append((alloc.invoice_id, alloc.amount))
+        usable.append((invoice_id, amount))
     return usable
+
+
+def absorb_unapplied(session: Session, payment: Payment, allocations: list[tuple[int, int]],
+                     facts: PaymentFacts) -> PaymentFacts:
+    """``facts`` with refunds and withdrawals first taken out of the money no invoice got.
+
+    A payment applied to no invoice (unmatched), or to less than its amount (a currency
+    mismatch, a partial staff allocation, money kept as credit), holds unapplied money: a refund
+    of it must not reopen the invoices that were paid. Reductions the ledger recorded keep their
+    split (what they took from unapplied money back then stays taken, unless a dispute was won);
+    the unapplied money absorbs the new ones in Stripe's order.
+    """
+    unapplied = payment.amount - sum(amount for _, amount in allocations)
+    if unapplied <= 0 or not facts.reductions:
+        return facts
+    recorded = {cause: int(paid) for cause, paid in session.execute(
+        select(LedgerEntry.cause, func.sum(LedgerEntry.paid_delta))
+        .where(LedgerEntry.payment_id == payment.id,
+               LedgerEntry.kind.in_(("refund", "dispute_withdrawal")))
+        .group_by(LedgerEntry.cause))}
+    won = {f"{dispute}:withdrawn" for dispute in facts.reinstated_disputes}
+    kept = []
+    for reduction in facts.reductions:
+        if reduction.cause in facts.failed_reductions or reduction.cause in recorded:
+            if reduction.cause in recorded and reduction.cause not in won:
+                unapplied -= min(unapplied, reduction.amount + recorded[reduction.cause])
+            kept.append(reduction)
+            continue
+        # A won dispute never recorded took nothing from any invoice: nothing to write.
+        take = reduction.amount if reduction.cause in won else min(unapplied, reduction.amount)
+        unapplied -= 0 if reduction.cause in won else take
+        if reduction.amount > take:
+            kept.append(replace(reduction, amount=reduction.amount - take))
+    return replace(facts, reductions=tuple(kept))
 
 
 def _record_reductions(payment: Payment, facts: PaymentFacts) -> None:
@@ -157,8 +216,12 @@ def _after_ledger(session: Session, payment: Payment, result: ledger.Reconciled)
             _raise(session, "overpayment", f"overpaid:{invoice.id}:{payment.id}", payment,
                    invoice, amount=invoice.amount_paid - invoice.total)
     if payment.confirmed_at is not None:
+        # A refund staff sent from the exceptions queue was their decision, not news.
+        staff_refunds = set(session.scalars(select(ReconciliationException.refund_id).where(
+            ReconciliationException.payment_id == payment.id,
+            ReconciliationException.refund_id.is_not(None))))
         for entry in result.entries:
-            if entry.paid_delta < 0:
+            if entry.paid_delta < 0 and entry.cause not in staff_refunds:
                 _raise(session, "reversal_after_confirmation", f"reversal:{entry.cause}:"
                        f"{entry.invoice_id}", payment, session.get(Invoice, entry.invoice_id),
                        amount=-entry.paid_delta, details={"kind": entry.kind})
