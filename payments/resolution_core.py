@@ -180,18 +180,20 @@ class Resolved:
 
 
 def state_of(exc: ReconciliationException) -> dict[str, Any]:
+    """The exception's resolution fields, as the audit log records them."""
     return {"resolved_at": exc.resolved_at.isoformat() if exc.resolved_at else None,
             "resolved_by": exc.resolved_by,
             "resolution": json.loads(exc.resolution) if exc.resolution else None}
 
 
 def lock_row(session: Session, model, row_id: int):
+    """The row, locked FOR UPDATE and read again after the lock (a colleague's change)."""
     return session.scalar(select(model).where(model.id == row_id).with_for_update()
                           .execution_options(populate_existing=True))
 
 
 def open_exception(session: Session, exception_id: int, action: str,
-          resuming: bool = False) -> tuple[ReconciliationException, Payment | None]:
+                   resuming: bool = False) -> tuple[ReconciliationException, Payment | None]:
     """Lock the exception, then its payment; refuse what the action must not touch."""
     exc = lock_row(session, ReconciliationException, exception_id)
     if exc is None:
@@ -213,8 +215,8 @@ def open_exception(session: Session, exception_id: int, action: str,
 
 
 def finish(session: Session, exc: ReconciliationException, action: str, actor: str,
-            details: dict[str, Any], entries: list[LedgerEntry] = (),
-            remainder: int = 0) -> Resolved:
+           details: dict[str, Any], entries: list[LedgerEntry] = (),
+           remainder: int = 0) -> Resolved:
     """Mark the exception resolved; money left over goes to a follow-up exception."""
     before = state_of(exc)
     follow_up = follow_up_of(session, exc, remainder) if remainder > 0 else None
@@ -229,7 +231,8 @@ def finish(session: Session, exc: ReconciliationException, action: str, actor: s
 
 
 def follow_up_of(session: Session, exc: ReconciliationException,
-               remainder: int) -> ReconciliationException:
+                 remainder: int) -> ReconciliationException:
+    """The exception for the money an action left, of the same kind, raised once."""
     follow = ReconciliationException(
         kind=exc.kind, cause=f"remainder:{exc.id}", payment_id=exc.payment_id,
         invoice_id=exc.invoice_id, amount=remainder, currency=exc.currency,
@@ -240,13 +243,14 @@ def follow_up_of(session: Session, exc: ReconciliationException,
 
 
 def whole_amount(amount: Any, what: str = "amount") -> int:
+    """``amount`` if it is a positive integer of minor units, else a clear refusal."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ResolutionError(f"the {what} must be a whole number of minor units above zero")
     return amount
 
 
 def money_source(session: Session, exc: ReconciliationException,
-                  payment: Payment | None) -> Source:
+                 payment: Payment | None) -> Source:
     """Where the exception's money is, and how much of it is left; refuses what can't move."""
     if payment is None:
         raise ResolutionError(f"exception #{exc.id} has no payment to move money from")
@@ -260,11 +264,19 @@ def money_source(session: Session, exc: ReconciliationException,
     return source
 
 
+@dataclass(frozen=True)
+class Reallocated:
+    """The ledger entries a re-allocation wrote, and the confirmation it undid (if any)."""
+
+    entries: list[LedgerEntry]
+    unconfirmed: dict[str, Any] | None = None
+
+
 def reallocate(session: Session, exc: ReconciliationException, payment: Payment,
-                allocations: list[tuple[int, int]], actor: str, kind: str) -> list[LedgerEntry]:
+               allocations: list[tuple[int, int]], actor: str, kind: str) -> Reallocated:
     """Record ``allocations`` as the payment's current staff set and converge the ledger."""
-    involved = {i for i, _ in allocations} | set(nets(session, payment.id))
-    involved |= {i for i, _ in usable_allocations(session, payment)}
+    previous = usable_allocations(session, payment)
+    involved = {i for i, _ in allocations + previous} | set(nets(session, payment.id))
     ledger.lock_invoices(session, involved)
     session.execute(update(StaffAllocationSet).where(
         StaffAllocationSet.payment_id == payment.id, StaffAllocationSet.superseded_at.is_(None))
@@ -281,4 +293,15 @@ def reallocate(session: Session, exc: ReconciliationException, payment: Payment,
     extra = top_ups(session, payment.id, usable, kind, f"allocation-set:{new_set.id}")
     session.add_all(extra)
     ledger.refresh_balances(session, {e.invoice_id for e in extra})
-    return result.entries + extra
+    return Reallocated(result.entries + extra, _unconfirm(payment, previous, usable))
+
+
+def _unconfirm(payment: Payment, previous: list[tuple[int, int]],
+               now: list[tuple[int, int]]) -> dict[str, Any] | None:
+    # What the ERP was told about a confirmed payment changed: it goes back to the queue.
+    if payment.confirmed_at is None or sorted(previous) == sorted(now):
+        return None
+    undone = {"payment_id": payment.id, "confirmed_at": payment.confirmed_at.isoformat(),
+              "confirmed_by": payment.confirmed_by}
+    payment.confirmed_at = payment.confirmed_by = None
+    return undone

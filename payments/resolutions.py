@@ -43,6 +43,7 @@ from payments.resolution_core import (
     FITS,
     AlreadyResolved,
     NotFound,
+    Reallocated,
     RefundFailed,
     RefundInProgress,
     ResolutionError,
@@ -101,15 +102,20 @@ def apply_to_invoices(session: Session, exception_id: int, targets: list[tuple[i
         raise ResolutionError(f"only {source.available} {payment.currency} is left to apply, "
                               f"not {total}")
     current = usable_allocations(session, payment)
-    entries = reallocate(session, exc, payment,
-                          moved(current, source.invoice_id, total, targets), actor,
-                          "reallocation")
+    done = reallocate(session, exc, payment, moved(current, source.invoice_id, total, targets),
+                      actor, "reallocation")
     if payment.customer_id is None:
         customers = {session.get(Invoice, i).customer_id for i, _ in targets}
         payment.customer_id = customers.pop() if len(customers) == 1 else None
-    return finish(session, exc, "apply_to_invoice", actor,
-                   {"allocations": [{"invoice_id": i, "amount": a} for i, a in targets]},
-                   entries, source.available - total)
+    details = {"allocations": [{"invoice_id": i, "amount": a} for i, a in targets]}
+    return finish(session, exc, "apply_to_invoice", actor, _noting(details, done),
+                  done.entries, source.available - total)
+
+
+def _noting(details: dict[str, Any], done: Reallocated) -> dict[str, Any]:
+    if done.unconfirmed is not None:
+        details["unconfirmed"] = done.unconfirmed  # the payment is back in the queue
+    return details
 
 
 def apply_to_invoice(session: Session, exception_id: int, invoice_id: int, amount: int,
@@ -127,20 +133,19 @@ def keep_as_credit(session: Session, exception_id: int, actor: str) -> Resolved:
     if customer_id is None:
         raise ResolutionError("no customer is known for this payment: apply it to an invoice "
                               "or refund it")
-    entries: list[LedgerEntry] = []
+    done = Reallocated([])
     if source.invoice_id is not None:
         current = usable_allocations(session, payment)
-        entries = reallocate(session, exc, payment,
-                              moved(current, source.invoice_id, source.available, []), actor,
-                              "credit_transfer")
+        done = reallocate(session, exc, payment,
+                          moved(current, source.invoice_id, source.available, []), actor,
+                          "credit_transfer")
     credit = CustomerCredit(customer_id=customer_id, currency=payment.currency,
                             amount=source.available, cause=f"exception:{exc.id}",
                             payment_id=payment.id, created_by=actor)
     session.add(credit)
     session.flush()
-    return finish(session, exc, "keep_as_credit", actor,
-                   {"credit_id": credit.id, "customer_id": customer_id,
-                    "amount": source.available}, entries)
+    details = {"credit_id": credit.id, "customer_id": customer_id, "amount": source.available}
+    return finish(session, exc, "keep_as_credit", actor, _noting(details, done), done.entries)
 
 
 def write_off(session: Session, exception_id: int, amount: int, actor: str,
@@ -166,7 +171,7 @@ def write_off(session: Session, exception_id: int, amount: int, actor: str,
     session.add(entry)
     ledger.refresh_balances(session, {invoice.id})
     return finish(session, exc, "write_off", actor, {"amount": amount}, [entry],
-                   room - amount)
+                  room - amount)
 
 
 def dismiss(session: Session, exception_id: int, reason: str, actor: str) -> Resolved:

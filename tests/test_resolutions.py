@@ -456,3 +456,60 @@ def test_two_clerks_moving_money_of_one_payment_both_count(world, db):
             StaffAllocationSet.superseded_at.is_(None))) == 1
         assert session.get(Payment, 1).amount == 6000
     world.verify()
+
+
+def test_moving_a_confirmed_payments_money_sends_it_back_to_the_confirmation_queue(world, db):
+    from payments import confirmations
+    from payments.models import Invoice, utcnow
+
+    a, b, j = world.invoice("A", 3000), world.invoice("B", 2000), world.invoice("J", 2000)
+    pid = world.pay("pi_1", 5000, world.attempt([(a, 3000), (b, 2000)]))
+    world.run(confirmations.confirm, [pid], CLERK)
+    with db.transaction() as session:  # voided behind the API's back (it refuses: paid)
+        session.execute(update(Invoice).where(Invoice.id == b).values(voided_at=utcnow()))
+    world.pay("pi_1", 5000)
+    done = world.run(r.apply_to_invoice, world.exception("voided_invoice"), j, 2000, CLERK)
+    assert done.after["resolution"]["unconfirmed"]["confirmed_by"] == CLERK
+    assert world.payment(pid).confirmed_at is None
+    assert world.paid(a, b, j) == [3000, 0, 2000]
+    assert world.exceptions() == []  # moving money is no reversal to report
+    world.verify()
+
+
+def test_a_voided_invoices_share_is_refunded_off_that_invoice(world):
+    a, b = world.invoice("A", 3000), world.invoice("B", 2000)
+    reference = world.attempt([(b, 2000), (a, 3000)])  # B first: a refund would hit A
+    world.api.post(f"/invoices/{b}/void")
+    world.pay("pi_v", 5000, reference)
+    request = world.run(r.request_refund, world.exception("voided_invoice"), 2000, CLERK)
+    world.run(r.record_refund, request, {"id": "re_pi_v_0", "status": "succeeded"}, CLERK)
+    world.pay("pi_v", 5000, refunds=(2000,))
+    assert world.paid(a, b) == [3000, 0]
+    world.verify()
+
+
+def test_a_refund_sent_but_not_yet_heard_of_is_not_applied_again(world):
+    j, k = world.invoice("J", 3000), world.invoice("K", 5000)
+    world.pay("pi_u", 5000)
+    first = world.run(r.apply_to_invoice, world.exception("unmatched_payment"), j, 3000, CLERK)
+    request = world.run(r.request_refund, first.follow_up_id, 1000, CLERK)
+    done = world.run(r.record_refund, request, {"id": "re_pi_u_0", "status": "pending"}, CLERK)
+    rest = done.follow_up_id
+    with pytest.raises(r.ResolutionError, match="only 1000 USD is left"):
+        world.run(r.apply_to_invoice, rest, k, 1001, CLERK)
+    world.pay("pi_u", 5000, refunds=(1000,))  # the refund's event: now Stripe says so too
+    with pytest.raises(r.ResolutionError, match="only 1000 USD is left"):
+        world.run(r.apply_to_invoice, rest, k, 1001, CLERK)
+    world.run(r.apply_to_invoice, rest, k, 1000, CLERK)
+    assert world.paid(j, k) == [3000, 1000]
+    world.verify()
+
+
+def test_money_meant_for_an_invoice_in_another_currency_refunded(world):
+    a, _b, exc = _mismatched(world)
+    request = world.run(r.request_refund, exc, 2000, CLERK)
+    world.run(r.record_refund, request, {"id": "re_pi_c_0", "status": "succeeded"}, CLERK)
+    world.pay("pi_c", 5000, refunds=(2000,))
+    assert world.paid(a) == [3000]
+    assert world.exceptions() == []
+    world.verify()

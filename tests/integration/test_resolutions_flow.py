@@ -173,3 +173,13 @@ def test_a_confirmed_card_payment_exports_and_a_later_refund_comes_back(stack, c
     assert [(r.invoice_external_id, r.amount, r.net_amount, r.method, r.payment_intent_id,
              r.charge_id) for r in rows] == [
         (inv["external_id"], 3850, 3000, "card", intent["id"], intent["latest_charge"])]
+
+
+def test_a_refund_sent_but_never_recorded_is_found_again_not_repeated(stack):
+    intent, exc = _unmatched(stack)
+    with _db(stack).transaction() as session:
+        request = resolutions.request_refund(session, exc.id, 3850, CLERK)
+    sent = resolutions.send_refund(_gateway(stack), request)  # then the process died
+    done = resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
+    assert done.after["resolution"]["refund_id"] == sent["id"]
+    assert _refunds_at_stripe(stack, intent) == [3850]
