@@ -39,15 +39,15 @@ def test_the_dashboard_shows_open_balances_aging_and_queues(api, db, staff):
             ReconciliationException(kind="unmatched_payment", cause="unmatched:pi_x",
                                     amount=999, currency="USD")])
     body = staff["viewer"].get("/staff/").get_data(as_text=True)
-    usd = re.search(r"<td>USD</td>(.*?)</tr>", body, re.S).group(1)
+    usd = re.search(r'<th scope="row">USD</th>(.*?)</tr>', body, re.S).group(1)
     cells = re.findall(r'<td class="num">([^<]*)', usd)
     assert cells[:3] == ["2", "$77.00", "$38.50 "]  # open, outstanding, overdue
     assert cells[3:8] == ["$38.50", "$0.00", "$38.50", "$0.00", "$0.00"]  # aging buckets
-    assert "<td>JPY</td>" in body and "¥5,000" in body
-    assert "pi_unconfirmed" in body and "$12.00" in body and "unmatched payment" in body
-    assert "Confirm</button>" not in body and "Resolve</button>" not in body  # a viewer
+    assert '<th scope="row">JPY</th>' in body and "¥5,000" in body
+    # The queues are counted here and worked on their own pages (tests/test_staff_dashboard.py).
+    assert re.search(r'<span class="figure">1</span>\s*payment to confirm', body)
+    assert "1 unmatched payment" in body
     clerk_page = staff["clerk"].get("/staff/").get_data(as_text=True)
-    assert "Confirm</button>" in clerk_page and "Resolve</button>" in clerk_page
     assert 'href="/staff/users"' not in clerk_page  # admin pages are not offered either
 
 

@@ -1,26 +1,109 @@
-"""``/staff/``: open balances and aging, payments to confirm, exceptions to resolve.
+"""``/staff/``: the KPIs at a glance, each with its definition, and what waits in the queues.
 
-Everyone with a role reads it; clerks and admins confirm and resolve from it.
+Everyone with a role reads it. Aging (an SVG chart per currency), DSO, CEI, collections and
+pending ACH come from :mod:`payments.kpis` (SQL aggregates, one figure per currency: currencies
+are never added together). The queues are worked on their own pages; the dashboard links there.
+The confirm and resolve forms that used to be here post to routes kept below until the queue
+pages replace them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+from werkzeug.routing import BuildError
 
-from payments import console
+from payments import console, kpis
+from payments.money import format_money
 from portal import database
-from portal.staff import bp, session
+from portal.staff import bp, charts, session
 from portal.staff.roles import require_role
+
+DSO_DAYS, CEI_DAYS = 90, 30
+PENDING_DEFINITION = ("ACH debits paid through the portal that have not cleared yet (Stripe's "
+                      "“processing”): not collected, so still receivable.")
+QUEUES_DEFINITION = ("Succeeded payments no one has confirmed yet, and reconciliation "
+                     "exceptions (overpayments, unmatched payments, reversals…) not yet resolved.")
+# Paths of the queue pages, for as long as they are not registered (built by another module).
+QUEUE_FALLBACKS = {"staff.confirmations": "/staff/payments/confirm",
+                   "staff.exceptions": "/staff/exceptions"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a ratio is computed over, ``first`` to ``last`` inclusive."""
+
+    first: date
+    last: date
+    days: int
+
+
+def period(last: date, days: int) -> Period:
+    """The ``days`` days ending with ``last``."""
+    return Period(last - timedelta(days=days - 1), last, days)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the page shows, as of ``today`` (UTC)."""
+
+    today: date
+    aging: dict[str, kpis.Aging]
+    charts: dict[str, Markup]
+    dso: dict[str, kpis.Dso]
+    dso_period: Period
+    cei: dict[str, kpis.Cei]
+    cei_period: Period
+    collected: dict[str, kpis.Collected]
+    week_start: date
+    pending: dict[str, kpis.Pending]
+    queues: kpis.Queues
+
+
+def build(db_session: Session, today: date, locale: str) -> Dashboard:
+    """Run the KPI queries for ``today`` and draw the aging charts (amounts in ``locale``)."""
+    aging = kpis.aging(db_session, today)
+    return Dashboard(
+        today=today, aging=aging,
+        charts={code: charts.aging_chart(a, lambda amount, c=code: format_money(amount, c, locale))
+                for code, a in aging.items()},
+        dso=kpis.dso(db_session, today, DSO_DAYS), dso_period=period(today, DSO_DAYS),
+        # CEI's period starts after its beginning balance, taken at the end of today − 30.
+        cei=kpis.cei(db_session, today, CEI_DAYS), cei_period=period(today, CEI_DAYS),
+        collected=kpis.collected(db_session, today),
+        week_start=today - timedelta(days=today.weekday()),
+        pending=kpis.pending_ach(db_session), queues=kpis.queue_counts(db_session))
+
+
+def today() -> date:
+    """The dashboard's day: today in UTC, as :mod:`payments.kpis` counts days."""
+    return datetime.now(UTC).date()
+
+
+def queue_url(endpoint: str) -> str:
+    """The URL of a queue page, or its agreed path while that page is not registered yet."""
+    try:
+        return url_for(endpoint)
+    except BuildError:
+        return QUEUE_FALLBACKS[endpoint]
 
 
 @bp.get("/")
 @require_role("viewer")
 def dashboard(error: str | None = None, status: int = 200):
     """The overview every staff member starts from."""
-    view = console.overview(database.session(), datetime.now(UTC).date())
-    return render_template("staff/dashboard.html", view=view, error=error), status
+    view = build(database.session(), today(), current_app.config["PORTAL_LOCALE"])
+    return render_template(
+        "staff/dashboard.html", view=view, error=error, kpis=kpis,
+        bucket_labels=charts.BUCKET_LABELS, pending_definition=PENDING_DEFINITION,
+        queues_definition=QUEUES_DEFINITION,
+        confirmations_url=queue_url("staff.confirmations"),
+        exceptions_url=queue_url("staff.exceptions"),
+    ), status
 
 
 @bp.post("/payments/<int:payment_id>/confirm")
