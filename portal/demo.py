@@ -1,20 +1,23 @@
 """``portal demo``: a SQLite database with sample invoices, the links to open, and the server.
 
 Seeding goes through the same create-or-update path as the API, so running the demo twice
-leaves one copy of everything.
+leaves one copy of everything. The staff console's state (payments to confirm, exceptions, KPIs)
+is made by paying through the real pipeline once both servers listen (:mod:`portal.demo_console`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager
 
 import click
+import stripe
 from flask import Flask, current_app
 from sqlalchemy import update
-from werkzeug.serving import make_server, run_simple
+from werkzeug.serving import make_server
 
 from payments import audit, links
 from payments import staff as accounts
@@ -24,55 +27,14 @@ from payments.models import Customer, Invoice
 from payments.payment_models import PaymentAttempt
 from payments.sandbox import create_app as sandbox_app
 from payments.sandbox.app import DEFAULT_PORT as SANDBOX_PORT
-from payments.schemas import InvoiceIn
-from portal import create_app, database, urls
+from portal import create_app, database, demo_console, urls
+from portal.demo_data import sample_invoices
 
 BUSINESS = {
     "PORTAL_BUSINESS_NAME": "Acme Supplies Ltd",
     "PORTAL_BUSINESS_ADDRESS": "1 Market Street\nSpringfield, IL 62701",
     "PORTAL_SUPPORT_EMAIL": "ar@acme.example",
 }
-
-
-def _invoice(ext: str, number: str, customer: tuple[str, str, str], currency: str,
-             issued: int, due: int, lines: list[tuple[str, int, int]], tax: int = 0,
-             **extra) -> InvoiceIn:
-    today = datetime.now(UTC).date()
-    body_lines = [{"description": d, "quantity": q, "unit_amount": u, "amount": q * u}
-                  for d, q, u in lines]
-    return InvoiceIn.model_validate({
-        "external_id": ext, "number": number, "currency": currency,
-        "issue_date": today + timedelta(days=issued), "due_date": today + timedelta(days=due),
-        "customer": {"external_id": customer[0], "name": customer[1], "email": customer[2]},
-        "lines": body_lines, "tax_amount": tax,
-        "total": sum(q * u for _, q, u in lines) + tax, "terms": "Net 30", **extra,
-    }, strict=False)
-
-
-def sample_invoices() -> list[tuple[str, InvoiceIn]]:
-    """The demo's invoices, each with the sentence the demo prints next to its link."""
-    northwind = ("C-100", "Northwind Traders", "ap@northwind.example")
-    globex = ("C-200", "Globex Corporation", "payables@globex.example")
-    initech = ("C-300", "Initech LLC", "billing@initech.example")
-    umbrella = ("C-400", "Umbrella Health", "accounts@umbrella.example")
-    tanaka = ("C-500", "Tanaka Shoji K.K.", "keiri@tanaka.example")
-    return [
-        ("A plain invoice", _invoice("DEMO-1001", "INV-1001", northwind, "USD", -2, 28, [
-            ("Widgets, blue", 40, 1250), ("Delivery", 1, 4500)], tax=4360)),
-        ("Partial payments allowed (minimum $50.00)", _invoice(
-            "DEMO-1002", "INV-1002", globex, "USD", -5, 25,
-            [("Consulting, October", 32, 15000)], allow_partial=True, min_partial_amount=5000)),
-        ("An overdue invoice", _invoice("DEMO-0987", "INV-0987", initech, "USD", -50, -20, [
-            ("TPS report covers", 500, 120), ("Stapler, red", 1, 2399)])),
-        ("Umbrella #1 of 3", _invoice("DEMO-1010", "INV-1010", umbrella, "USD", -70, -40, [
-            ("Gloves, nitrile (box)", 120, 899)])),
-        ("Umbrella #2 of 3", _invoice("DEMO-1011", "INV-1011", umbrella, "USD", -35, -5, [
-            ("Masks, N95 (box)", 60, 2450)])),
-        ("Umbrella #3 of 3", _invoice("DEMO-1012", "INV-1012", umbrella, "USD", -3, 27, [
-            ("Hand sanitiser, 5 L", 24, 3100)], tax=5952)),
-        ("A zero-decimal currency (JPY)", _invoice("DEMO-2001", "INV-2001", tanaka, "JPY", -1, 29, [
-            ("Precision bearings", 200, 850), ("Handling", 1, 3000)], tax=17300)),
-    ]
 
 
 def seed(app: Flask) -> list[tuple[str, str]]:
@@ -117,6 +79,29 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
     links_to_print = seed(app)
     staff_password = seed_staff(app)
     _forget_old_sessions(app)
+    sandbox = sandbox_app({"SANDBOX_WEBHOOKS": [{"url": f"{portal_url}/stripe/webhook",
+                                                 "secret": secret}]})
+    servers = [make_server(host, port, app, threaded=True),
+               make_server(host, sandbox_port, sandbox, threaded=True)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    with _quiet("werkzeug"):  # the seeding's hundred requests would bury the links
+        try:
+            console = demo_console.seed_console(app, sandbox, sandbox_url)
+        except (RuntimeError, stripe.StripeError) as exc:
+            # The customer pages work without it: say what is missing and keep serving.
+            click.secho(f"The staff console's sample payments were not all made: {exc}",
+                        fg="yellow", err=True)
+            console = demo_console.Seeded()
+    _print(links_to_print, portal_url, sandbox_url, staff_password, console)
+    if not seed_only:
+        _serve_until_interrupted()
+    for server in servers:
+        server.shutdown()
+
+
+def _print(links_to_print: list[tuple[str, str]], portal_url: str, sandbox_url: str,
+           staff_password: str, console: demo_console.Seeded) -> None:
     click.secho("\nAR Portal demo", bold=True)
     click.echo(f"Portal:         {portal_url}/   (customer pages below; no login needed)")
     click.echo(f"Stripe sandbox: {sandbox_url}   (offline; pay with card 4242 4242 4242 4242, "
@@ -125,16 +110,39 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
         click.echo(f"  {label}\n    {url}")
     click.echo(f"\nStaff console:  {portal_url}/staff/\n  sign in as {DEMO_STAFF} with the "
                f"password {staff_password}   (admin; a new password each run)")
+    if console.ran:
+        click.echo("  Made through the sandbox for the console this run:")
+        for line in console.ran:
+            click.echo(f"    {line}")
+    else:
+        click.echo("  (its sample payments and exceptions were made by an earlier run)")
+    pi = console.clearing[0] if console.clearing else "<pi_…>"
     click.echo(f"\nSettle a pending ACH debit: curl -X POST {sandbox_url}/_sandbox/payment_intents/"
-               "<pi_…>/settle\nEmails (fresh links) land in instance/outbox/. Ctrl-C stops.\n")
-    if seed_only:
-        return
-    sandbox = sandbox_app({"SANDBOX_WEBHOOKS": [{"url": f"{portal_url}/stripe/webhook",
-                                                 "secret": secret}]})
-    threading.Thread(target=make_server(host, sandbox_port, sandbox, threaded=True).serve_forever,
-                     daemon=True).start()
-    # Not app.run(): Flask ignores it inside a CLI command.
-    run_simple(host, port, app, threaded=True)
+               f"{pi}/settle\nEmails (fresh links) land in instance/outbox/. Ctrl-C stops.\n")
+
+
+def _serve_until_interrupted() -> None:
+    # The servers run in threads since the seeding needed them; the main thread waits for ^C.
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    # A filter, not a level: werkzeug picks its own level on its first message.
+    logger = logging.getLogger(logger_name)
+
+    def drop_info(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+    logger.addFilter(drop_info)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop_info)
 
 
 DEMO_STAFF = "demo@example.com"
@@ -161,10 +169,13 @@ def seed_staff(app: Flask) -> str:
 
 
 def _forget_old_sessions(app: Flask) -> None:
-    # The sandbox starts empty each time: sessions opened in an earlier run no longer exist.
+    # The sandbox starts empty each time: sessions opened and Stripe customers created in an
+    # earlier run no longer exist there (a stale customer id would make every Checkout fail).
     with app.app_context(), database.db().transaction() as session:
         session.execute(update(PaymentAttempt).where(PaymentAttempt.status == "open")
                         .values(status="expired"))
+        session.execute(update(Customer).where(Customer.stripe_customer_id.is_not(None))
+                        .values(stripe_customer_id=None))
 
 
 def _demo_db(instance: str | None) -> str:
