@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from payments.db import Database
 from payments.models import utcnow
 from payments.payment_models import EventFailure, StripeEvent
+from payments.stripe_facts import payment_ref
 
 TOLERANCE_SECONDS = 300
 ATTEMPTS = 3
@@ -149,7 +150,7 @@ def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) ->
         inserted = conn.execute(_STORE[conn.dialect.name], {
             "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
             "payload": json.dumps(event, separators=(",", ":")), "source": source,
-            "received_at": utcnow()})
+            "received_at": utcnow(), "payment_ref": payment_ref(event)})
         if inserted.first() is None:
             return Ingested("duplicate")
         handle(session, event)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from payments import events
 from payments.payment_models import PaymentAttempt
 from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, ReadNeeded, read, sync_payment
+from payments.stripe_facts import intent_of  # noqa: F401  (re-exported: tests use it)
 from payments.stripe_gateway import StripeGateway
 
 StripeObject = dict[str, Any]
@@ -109,16 +110,6 @@ HANDLERS: dict[str, Callable[[Context, Session, StripeObject], None]] = {
     "charge.dispute.closed": belongs_to_intent,
     "customer_cash_balance_transaction.created": cash_balance_changed,
 }
-
-
-def intent_of(obj: StripeObject) -> str | None:
-    """The PaymentIntent a Stripe object belongs to (sessions, intents, charges, refunds,
-    disputes, cash balance transactions)."""
-    if obj.get("object") == "payment_intent":
-        return obj.get("id")
-    if obj.get("object") == "customer_cash_balance_transaction":
-        return (obj.get("applied_to_payment") or {}).get("payment_intent")
-    return _id(obj.get("payment_intent"))
 
 
 def handle(ctx: Context, session: Session, event: dict[str, Any]) -> None:

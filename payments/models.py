@@ -55,6 +55,8 @@ class Customer(Base):
     """A customer of the business, identified by the ERP's ``external_id``."""
 
     __tablename__ = "customers"
+    # The console lists customers by name, a page at a time (keyset on name, id).
+    __table_args__ = (Index("ix_customers_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -87,6 +89,7 @@ class Invoice(Base):
         ),
         CheckConstraint("revision >= 1", name="revision_positive"),
         Index("ix_invoices_customer_due", "customer_id", "due_date"),
+        Index("ix_invoices_number", "number"),  # staff look invoices up by number
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -157,6 +160,9 @@ class PayLink(Base):
         Index("uq_pay_links_active_statement", "customer_id", unique=True,
               sqlite_where=text("revoked_at IS NULL AND customer_id IS NOT NULL"),
               postgresql_where=text("revoked_at IS NULL AND customer_id IS NOT NULL")),
+        # Every link of a target, revoked ones too: the console shows the last one's state.
+        Index("ix_pay_links_invoice", "invoice_id", "id"),
+        Index("ix_pay_links_customer", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

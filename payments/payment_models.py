@@ -81,6 +81,7 @@ class Allocation(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         UniqueConstraint("attempt_id", "invoice_id"),
+        Index("ix_payment_allocations_invoice", "invoice_id"),  # an invoice's payments
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +103,9 @@ class Payment(Base):
                         name="refund_in_range"),
         CheckConstraint("amount_disputed >= 0 AND amount_disputed <= amount",
                         name="dispute_in_range"),
+        # The console's invoice and customer pages find payments by attempt and by customer.
+        Index("ix_payments_attempt", "attempt_id"),
+        Index("ix_payments_customer", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,9 +160,15 @@ class LedgerEntry(Base):
 
 
 class StripeEvent(Base):
-    """A verified Stripe event, stored once by id in the transaction that handled it."""
+    """A verified Stripe event, stored once by id in the transaction that handled it.
+
+    ``payment_ref`` is the PaymentIntent its object belongs to (for a Checkout Session without
+    one, the session's id), so an invoice's event timeline is an index lookup, not a scan of
+    JSON payloads.
+    """
 
     __tablename__ = "stripe_events"
+    __table_args__ = (Index("ix_stripe_events_payment_ref", "payment_ref", "created"),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
@@ -166,6 +176,7 @@ class StripeEvent(Base):
     payload: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payment_ref: Mapped[str | None] = mapped_column(String(255))
 
 
 class EventFailure(Base):

@@ -62,3 +62,30 @@ def payment_method(intent: dict[str, Any]) -> str | None:
             return details["type"]
     types = intent.get("payment_method_types") or []
     return types[0] if len(types) == 1 else None
+
+
+def _id(value: Any) -> str | None:
+    # Stripe fields hold either an id or, when expanded, the object itself.
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def intent_of(obj: dict[str, Any]) -> str | None:
+    """The PaymentIntent a Stripe object belongs to (sessions, intents, charges, refunds,
+    disputes, cash balance transactions)."""
+    if obj.get("object") == "payment_intent":
+        return obj.get("id")
+    if obj.get("object") == "customer_cash_balance_transaction":
+        return (obj.get("applied_to_payment") or {}).get("payment_intent")
+    return _id(obj.get("payment_intent"))
+
+
+def payment_ref(event: dict[str, Any]) -> str | None:
+    """What an event is filed under (``StripeEvent.payment_ref``): the PaymentIntent of its
+    object or, for a Checkout Session that never got one (expired unpaid), the session id."""
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(obj, dict):
+        return None
+    ref = intent_of(obj)
+    if ref is None and obj.get("object") == "checkout.session":
+        ref = obj.get("id")
+    return ref if isinstance(ref, str) else None

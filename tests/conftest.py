@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from payments import payment_models, staff_models  # noqa: F401  (their tables are truncated too)
+from payments import notes, payment_models, staff_models  # noqa: F401  (truncated too)
 from payments.db import Base, make_engine
 from payments.migrate import upgrade
 from tests.factories import invoice_body

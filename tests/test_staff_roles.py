@@ -32,6 +32,17 @@ EXPECTED = {
     "staff.create_api_key": "admin",
     "staff.revoke_api_key": "admin",
     "staff.audit_log": "admin",
+    "staff.invoices": "viewer",
+    "staff.invoice": "viewer",
+    "staff.rotate_invoice_link": "clerk",
+    "staff.revoke_invoice_link": "clerk",
+    "staff.email_invoice_link": "clerk",
+    "staff.customers": "viewer",
+    "staff.customer": "viewer",
+    "staff.add_customer_note": "clerk",
+    "staff.rotate_statement_link": "clerk",
+    "staff.revoke_statement_link": "clerk",
+    "staff.email_statement_link": "clerk",
 }
 PUBLIC = {"staff.login", "staff.login_submit"}
 RANK = {"anonymous": -1, "viewer": 0, "clerk": 1, "admin": 2}
@@ -71,10 +82,11 @@ def _cases(app_rules):
 
 def _request(client, rule):
     path = rule.rule.replace("<int:payment_id>", "1").replace("<int:exception_id>", "1") \
-        .replace("<int:user_id>", "1").replace("<int:key_id>", "1")
+        .replace("<int:user_id>", "1").replace("<int:key_id>", "1") \
+        .replace("<int:invoice_id>", "1").replace("<int:customer_id>", "1")
     if "GET" in rule.methods:
         return client.get(path)
-    return post(client, path, role="viewer", name="key", resolution="done")
+    return post(client, path, role="viewer", name="key", resolution="done", body="note")
 
 
 def test_each_route_answers_each_role_as_its_role_says(app_factory, db):

@@ -2,7 +2,12 @@
 
 from alembic import context
 
-from payments import models, payment_models, staff_models  # noqa: F401  (every table on Base.metadata)
+from payments import (  # noqa: F401  (every table on Base.metadata)
+    models,
+    notes,
+    payment_models,
+    staff_models,
+)
 from payments.db import Base
 
 engine = context.config.attributes["engine"]

@@ -24,10 +24,7 @@ def renew_invoice_link(invoice_id: int) -> None:
         to, number = invoice.customer.email, invoice.number
         business = current_app.config["PORTAL_BUSINESS_NAME"]
     if to:
-        body = render_template("email/fresh_link.txt", kind="invoice", number=number,
-                               url=urls.pay_url(token), business=business)
-        # The number comes from the ERP: a line break in it must not reach a mail header.
-        _send(to, f"Your link to invoice {' '.join(number.split())}", body)
+        _send(to, *link_mail("invoice", number, urls.pay_url(token), business))
 
 
 def renew_statement_link(customer_id: int) -> None:
@@ -39,9 +36,18 @@ def renew_statement_link(customer_id: int) -> None:
         to = customer.email
         business = current_app.config["PORTAL_BUSINESS_NAME"]
     if to:
-        body = render_template("email/fresh_link.txt", kind="statement", number=None,
-                               url=urls.statement_url(token), business=business)
-        _send(to, f"Your statement from {business}", body)
+        _send(to, *link_mail("statement", None, urls.statement_url(token), business))
+
+
+def link_mail(kind: str, number: str | None, url: str, business: str,
+              template: str = "email/fresh_link.txt") -> tuple[str, str]:
+    """Subject and body of an email carrying an invoice or statement link (also used by the
+    staff console, with its own template)."""
+    body = render_template(template, kind=kind, number=number, url=url, business=business)
+    if kind == "statement":
+        return f"Your statement from {business}", body
+    # The number comes from the ERP: a line break in it must not reach a mail header.
+    return f"Your link to invoice {' '.join((number or '').split())}", body
 
 
 def _live_or_new(session, policy, **target) -> str:

@@ -14,7 +14,9 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     apikeys,
     audit_log,
     auth,
+    customers,
     dashboard,
+    invoices,
     roles,
     users,
 )

@@ -1,0 +1,93 @@
+"""``/staff/customers``: find a customer, and see their open invoices, payments, paying habits,
+statement link, and the notes every colleague who contacts them shares (clerks add notes)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from payments import customer_detail, link_admin, notes, staff_lists
+from portal import database
+from portal.staff import bp, paylinks, session
+from portal.staff.invoices import existing_id, int_arg, today
+from portal.staff.roles import require_role
+
+PAGE_SIZE = staff_lists.PAGE_SIZE
+
+
+@bp.get("/customers")
+@require_role("viewer")
+def customers():
+    """Customers by name: search by name, external id or email."""
+    q, cursor = request.args.get("q", "").strip(), int_arg("cursor")
+    page = staff_lists.customers(database.session(), q, cursor, PAGE_SIZE)
+    return render_template("staff/customers.html", page=page, q=q,
+                           args={"q": q} if q else {}, first=cursor is None)
+
+
+@bp.get("/customers/<int:customer_id>")
+@require_role("viewer")
+def customer(customer_id: int, error: str | None = None, status: int = 200,
+             draft: str = ""):
+    """Everything about one customer; ``notes`` pages to older notes."""
+    policy = current_app.extensions["portal.links"]
+    detail = customer_detail.load(database.session(), existing_id(customer_id), policy.key,
+                                  today(), int_arg("notes"))
+    if detail is None:
+        abort(404)
+    link = detail.statement
+    target = link_admin.Target("statement", customer_id)
+    return render_template(
+        "staff/customer.html", d=detail, c=detail.customer, error=error, draft=draft,
+        max_note=notes.MAX_LENGTH, definitions=_definitions(),
+        link_url=paylinks.url_of(target, link.token) if link.token else None,
+    ), status
+
+
+def _definitions() -> dict[str, str]:
+    return {"paid": customer_detail.PAID_DATE_DEFINITION,
+            "to_pay": customer_detail.DAYS_TO_PAY_DEFINITION,
+            "late": customer_detail.DAYS_LATE_DEFINITION}
+
+
+@bp.post("/customers/<int:customer_id>/notes")
+@require_role("clerk")
+def add_customer_note(customer_id: int):
+    """Append a note to the customer, signed with the current user (audited)."""
+    body = request.form.get("body", "")
+    try:
+        with database.db().transaction() as tx:
+            notes.add(tx, session.actor(), existing_id(customer_id), body)
+    except notes.NoteError as exc:
+        # Keep what was typed (cut to a sane size) so a too-long note is not lost.
+        return customer(customer_id, str(exc), 422, body[:notes.MAX_LENGTH * 2])
+    flash("Your note was added.", "notice")
+    return redirect(url_for("staff.customer", customer_id=customer_id, _anchor="notes"), 303)
+
+
+def _link_action(customer_id: int, verb: str):
+    def again(error: str, status: int):
+        return customer(customer_id, error, status)
+
+    return paylinks.act(link_admin.Target("statement", existing_id(customer_id)), verb,
+                        url_for("staff.customer", customer_id=customer_id), again)
+
+
+@bp.post("/customers/<int:customer_id>/statement-link/rotate")
+@require_role("clerk")
+def rotate_statement_link(customer_id: int):
+    """Issue a new statement link; the old one stops working at once (audited)."""
+    return _link_action(customer_id, "rotate")
+
+
+@bp.post("/customers/<int:customer_id>/statement-link/revoke")
+@require_role("clerk")
+def revoke_statement_link(customer_id: int):
+    """Revoke the statement link without a replacement (audited)."""
+    return _link_action(customer_id, "revoke")
+
+
+@bp.post("/customers/<int:customer_id>/statement-link/email")
+@require_role("clerk")
+def email_statement_link(customer_id: int):
+    """Email the live statement link (or a new one) to the customer (audited)."""
+    return _link_action(customer_id, "email")
