@@ -14,6 +14,7 @@ from flask import Flask
 
 from payments import kpis
 from payments.money import format_money
+from payments.payment_models import Payment
 from portal.staff import charts, dashboard
 from tests.staff_helpers import logged_in, make_staff
 from tests.test_kpis import AS_OF, book  # noqa: F401  (the hand-checked book fixture)
@@ -148,6 +149,34 @@ def test_an_empty_book(page):
     assert "Nothing collected this week or month." in body
     assert "No ACH debit is clearing." in body
     assert re.search(r'<span class="figure">0</span>\s*payments to confirm', body)
+
+
+def test_book_wide_figures_are_kept_a_minute_and_queues_stay_live(page, api, db, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(dashboard, "clock", lambda: now[0])
+    assert "No open invoices." in page()
+    api.create(issue_date="2024-07-20", due_date="2024-08-19")  # $38.50, current on 08-01
+    with db.transaction() as session:
+        session.add(Payment(payment_intent_id="pi_new", currency="USD", amount=100,
+                            status="succeeded"))
+    body = page()
+    assert "No open invoices." in body  # the aging is a minute old at most...
+    assert re.search(r'<span class="figure">1</span>\s*payment to confirm', body)  # ...not this
+    now[0] += dashboard.CACHE_SECONDS
+    assert _charts(page())["USD"].find(f"{SVG}desc").text.startswith(
+        "Open receivables in USD by days past due, $38.50 in 1 invoice")
+
+
+def test_a_new_day_is_computed_at_once(app, db, api, monkeypatch):
+    monkeypatch.setattr(dashboard, "clock", lambda: 0.0)
+    cache = dashboard.FigureCache()
+    api.create(issue_date="2024-07-01", due_date="2024-07-31")
+    with app.app_context(), db.reader() as session:
+        first = dashboard.build(session, AS_OF, "en_US", cache)
+        assert dashboard.build(session, AS_OF, "en_US", cache).aging is first.aging
+        later = dashboard.build(session, date(2024, 9, 15), "en_US", cache)
+    assert first.aging["USD"].buckets[1].amount == 3850  # 1 day past due on 08-01
+    assert later.aging["USD"].buckets[2].amount == 3850  # 46 days on 09-15
 
 
 def test_queue_links_use_the_queue_pages_once_they_exist(app):
