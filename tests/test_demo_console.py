@@ -66,10 +66,16 @@ def test_the_console_state_is_made_through_the_pipeline_once(stack):  # noqa: F8
     assert again.ran == [] and _state(db) == state
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open until each is known)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 @pytest.mark.slow
@@ -77,7 +83,8 @@ def test_portal_demo_seeds_the_console_and_prints_what_it_made(tmp_path, monkeyp
                                                                cheap_hashing):
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("PORTAL_DATABASE_URL", raising=False)
-    args = ["--seed-only", "--port", str(_free_port()), "--sandbox-port", str(_free_port())]
+    port, sandbox_port = _free_ports(2)
+    args = ["--seed-only", "--port", str(port), "--sandbox-port", str(sandbox_port)]
     first = CliRunner().invoke(demo, args)
     assert first.exit_code == 0, first.output
     assert "INV-3005 (Northwind Traders): paid twice in two tabs" in first.output
