@@ -106,6 +106,12 @@ class Payment(Base):
         # The console's invoice and customer pages find payments by attempt and by customer.
         Index("ix_payments_attempt", "attempt_id"),
         Index("ix_payments_customer", "customer_id", "id"),
+        # The dashboard's pending ACH and confirmation queue count (small partial indexes).
+        Index("ix_payments_pending", "currency", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_payments_unconfirmed", "id",
+              postgresql_where=text("status = 'succeeded' AND confirmed_at IS NULL"),
+              sqlite_where=text("status = 'succeeded' AND confirmed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,6 +150,7 @@ class LedgerEntry(Base):
         CheckConstraint("paid_delta <> 0 OR pending_delta <> 0", name="moves_money"),
         Index("ix_ledger_entries_payment", "payment_id"),
         Index("ix_ledger_entries_staff_payment", "staff_payment_id"),
+        Index("ix_ledger_entries_created_at", "created_at"),  # KPIs: what moved in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
