@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from payments.models import Invoice, utcnow
 from payments.payment_models import (
@@ -107,7 +107,8 @@ def describe(session: Session, payments: Sequence[Payment]) -> list[Described]:
 
 def _current_sets(session: Session, ids: list[int]) -> dict[int, StaffAllocationSet]:
     return {s.payment_id: s for s in session.scalars(select(StaffAllocationSet).where(
-        StaffAllocationSet.payment_id.in_(ids), StaffAllocationSet.superseded_at.is_(None)))}
+        StaffAllocationSet.payment_id.in_(ids), StaffAllocationSet.superseded_at.is_(None))
+        .options(selectinload(StaffAllocationSet.allocations)))}
 
 
 def _attempt_allocations(session: Session, attempt_ids: list[int]

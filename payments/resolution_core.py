@@ -79,7 +79,7 @@ def refunds_in_flight(session: Session, payment: Payment) -> int:
         unseen = resolved_at is None or payment.synced_at is None \
             or resolved_at > payment.synced_at
         if unseen:
-            total += json.loads(resolution)["amount"]
+            total += parse_resolution(resolution).get("amount", 0)
     return total
 
 
@@ -179,11 +179,23 @@ class Resolved:
     follow_up_id: int | None = None
 
 
+def parse_resolution(text: str | None) -> dict[str, Any]:
+    """A resolution as a dict: the JSON this module writes, or a note written as plain text
+    (resolutions made before it, or by hand)."""
+    if not text:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {"note": text}
+    return found if isinstance(found, dict) else {"note": text}
+
+
 def state_of(exc: ReconciliationException) -> dict[str, Any]:
     """The exception's resolution fields, as the audit log records them."""
     return {"resolved_at": exc.resolved_at.isoformat() if exc.resolved_at else None,
             "resolved_by": exc.resolved_by,
-            "resolution": json.loads(exc.resolution) if exc.resolution else None}
+            "resolution": parse_resolution(exc.resolution) or None}
 
 
 def lock_row(session: Session, model, row_id: int):
@@ -199,11 +211,11 @@ def open_exception(session: Session, exception_id: int, action: str,
     if exc is None:
         raise NotFound(f"no exception #{exception_id}")
     if exc.resolved_at is not None:
-        done = json.loads(exc.resolution or "{}").get("action", "resolved")
+        done = parse_resolution(exc.resolution).get("action", "resolved")
         raise AlreadyResolved(f"exception #{exc.id} was already resolved ({done}) by "
                               f"{exc.resolved_by} at {exc.resolved_at:%Y-%m-%d %H:%M} UTC")
     if exc.resolution is not None and not resuming:
-        pending = json.loads(exc.resolution)
+        pending = parse_resolution(exc.resolution)
         raise RefundInProgress(f"a refund of {pending['amount']} {exc.currency} requested by "
                                f"{pending['requested_by']} is in progress for exception "
                                f"#{exc.id}: retry that refund to finish it")

@@ -55,6 +55,7 @@ from payments.resolution_core import (
     money_source,
     moved,
     open_exception,
+    parse_resolution,
     reallocate,
     state_of,
     whole_amount,
@@ -202,7 +203,7 @@ def request_refund(session: Session, exception_id: int, amount: int,
     exc, payment = open_exception(session, exception_id, "refund", resuming=True)
     before = state_of(exc)
     if exc.resolution is not None:
-        pending = json.loads(exc.resolution)
+        pending = parse_resolution(exc.resolution)
         if pending["amount"] != amount:
             raise RefundInProgress(f"a refund of {pending['amount']} is in progress for "
                                    f"exception #{exc.id}: retry that amount to finish it")
@@ -245,7 +246,7 @@ def record_refund(session: Session, request: RefundRequest, refund: dict[str, An
     if exc.resolved_at is not None:
         raise AlreadyResolved(f"exception #{exc.id} was already resolved (refund "
                               f"{exc.refund_id or 'none'})")
-    pending = json.loads(exc.resolution or "{}")
+    pending = parse_resolution(exc.resolution)
     if pending.get("idempotency_key") != request.idempotency_key:
         raise ResolutionError(f"the refund requested for exception #{exc.id} changed meanwhile")
     exc.refund_id = refund["id"]
@@ -258,7 +259,7 @@ def record_refund(session: Session, request: RefundRequest, refund: dict[str, An
 def abandon_refund(session: Session, request: RefundRequest) -> None:
     """Stripe refused the refund: clear the intent so another action can be taken."""
     exc = lock_row(session, ReconciliationException, request.exception_id)
-    pending = json.loads(exc.resolution or "{}") if exc and exc.resolved_at is None else {}
+    pending = parse_resolution(exc.resolution) if exc and exc.resolved_at is None else {}
     if pending.get("idempotency_key") == request.idempotency_key:
         exc.resolution = None
 

@@ -3,10 +3,13 @@ kind it fits, the refusals, double submits, and the ledger verified after each."
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -513,3 +516,59 @@ def test_money_meant_for_an_invoice_in_another_currency_refunded(world):
     assert world.paid(a) == [3000]
     assert world.exceptions() == []
     world.verify()
+
+
+def test_an_exception_closed_with_a_plain_note_is_already_resolved(world, db):
+    from payments.models import utcnow
+
+    world.pay("pi_u", 5000)
+    exc = world.exception("unmatched_payment")
+    with db.transaction() as session:
+        session.execute(update(ReconciliationException).values(
+            resolved_at=utcnow(), resolution="sorted out on the phone"))
+    with pytest.raises(r.AlreadyResolved, match=r"already resolved \(resolved\)"):
+        world.run(r.dismiss, exc, "again", CLERK)
+
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("apply"), st.integers(0, 2), st.integers(1, 6000)),
+    st.tuples(st.just("refund"), st.just(0), st.integers(1, 6000)),
+    st.tuples(st.just("credit"), st.just(0), st.just(0))), min_size=1, max_size=8)
+_RUNS = itertools.count()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_any_mix_of_applying_crediting_and_refunds_keeps_the_money_whole(world, ops):
+    """An unmatched payment of 100.00 applied, credited and refunded in any order: the ledger
+    verifies, a repeated sync adds nothing, and refunds take unapplied money first."""
+    from payments.resolution_core import credited, nets
+
+    n = next(_RUNS)
+    invoices = [world.invoice(f"H{n}-{i}", 100000) for i in range(3)]
+    pi, refunds, applied = f"pi_h{n}", (), 0
+    pid = world.pay(pi, 10000)
+    for op, index, amount in ops:
+        open_ = [e.id for e in world.exceptions() if e.payment_id == pid]
+        try:
+            if op == "apply" and open_:
+                world.run(r.apply_to_invoice, open_[-1], invoices[index], amount, CLERK)
+                applied += amount
+            elif op == "credit" and open_:
+                world.run(r.keep_as_credit, open_[-1], CLERK)
+        except r.ResolutionError:
+            pass  # more than is left, nothing left, or no customer yet: refused, fine
+        if op == "refund" and sum(refunds) + amount <= 10000:
+            refunds += (amount,)
+            world.pay(pi, 10000, refunds=refunds)
+        entries = world.entries()
+        world.pay(pi, 10000, refunds=refunds)
+        assert world.entries() == entries
+        world.verify()
+        with world.db.reader() as session:
+            on_invoices, kept = nets(session, pid), credited(session, pid)
+        assert all(v >= 0 for v in on_invoices.values())
+        assert applied + kept <= 10000
+        # Refunds come out of the money on no invoice (credited money included) first.
+        assert sum(on_invoices.values()) == applied - max(0, sum(refunds) - (10000 - applied))
