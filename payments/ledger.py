@@ -87,12 +87,15 @@ def reconcile_payment(
     """Bring the ledger of ``payment`` in line with ``facts``; returns what was appended.
 
     ``allocations`` is ``[(invoice_id, amount), …]`` in the order the customer chose them. The
-    invoices are row-locked first, so concurrent payments on one invoice queue instead of both
-    summing the ledger without the other's entry (a lost update).
+    caller holds the payment's row lock (so its entries cannot change underneath); every
+    invoice this may write to is row-locked first, so concurrent payments on one invoice queue
+    instead of both summing the ledger without the other's entry (a lost update).
     """
-    lock_invoices(session, {invoice_id for invoice_id, _ in allocations})
     existing = {(e.invoice_id, e.cause): e for e in session.scalars(
         select(LedgerEntry).where(LedgerEntry.payment_id == payment.id))}
+    # Reversals land on invoices the payment may no longer be allocated to: lock those too.
+    lock_invoices(session, {invoice_id for invoice_id, _ in allocations}
+                  | {invoice_id for invoice_id, _ in existing})
     payment.status = advance(payment.status, facts.status)
     wanted = _wanted(payment.payment_intent_id, allocations, payment.status, facts, existing)
     result = Reconciled()
