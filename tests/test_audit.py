@@ -109,7 +109,7 @@ def accounts_id(db, email: str) -> int:
         return accounts.by_email(session, email).id
 
 
-def test_logout_and_confirm_and_resolve_are_audited(app, db):
+def test_logout_and_confirm_and_dismiss_are_audited(app, db):
     make_staff(db, "clerk@acme.example", "clerk")
     with db.transaction() as session:
         payment = Payment(payment_intent_id="pi_1", currency="USD", amount=3850,
@@ -118,21 +118,21 @@ def test_logout_and_confirm_and_resolve_are_audited(app, db):
                                       amount=500, currency="USD")
         session.add_all([payment, exc])
     clerk = logged_in(app, "clerk@acme.example")
-    assert post(clerk, f"/staff/payments/{payment.id}/confirm").status_code == 303
-    assert post(clerk, f"/staff/payments/{payment.id}/confirm").status_code == 303  # no-op
-    assert post(clerk, f"/staff/exceptions/{exc.id}/resolve",
-                resolution="Refunded the customer").status_code == 303
-    assert post(clerk, f"/staff/exceptions/{exc.id}/resolve",
-                resolution="again").status_code == 422
+    assert post(clerk, "/staff/payments/confirm", one=str(payment.id)).status_code == 303
+    assert post(clerk, "/staff/payments/confirm", one=str(payment.id)).status_code == 303  # no-op
+    assert post(clerk, f"/staff/exceptions/{exc.id}/dismiss",
+                reason="Refunded the customer").status_code == 303
+    assert post(clerk, f"/staff/exceptions/{exc.id}/dismiss", reason="again").status_code == 422
     assert post(clerk, "/staff/logout").status_code == 302
     [confirm] = entries(db, action="payment.confirm")
-    assert confirm.target_type == "payment" and confirm.before == {"confirmed_at": None}
+    assert confirm.target_type == "payment"
+    assert confirm.before == {"confirmed_at": None, "confirmed_by": None}
     assert confirm.after["confirmed_at"].startswith(str(datetime.now(UTC).year))
-    [resolve] = entries(db, action="exception.resolve")
-    assert resolve.after["resolution"] == "Refunded the customer"
-    assert resolve.before == {"resolved_at": None, "resolution": None}
+    [dismiss] = entries(db, action="exception.dismiss")
+    assert dismiss.after["resolution"] == {"action": "dismiss", "reason": "Refunded the customer"}
+    assert dismiss.before == {"resolved_at": None, "resolved_by": None, "resolution": None}
     assert [e.action for e in entries(db, actor="clerk@acme.example")] == [
-        "staff.login", "payment.confirm", "exception.resolve", "staff.logout"]
+        "staff.login", "payment.confirm", "exception.dismiss", "staff.logout"]
 
 
 def test_cli_and_failed_logins(app, db):

@@ -20,8 +20,16 @@ EXPECTED = {
     "staff.dashboard": "viewer",
     "staff.logout": "viewer",
     "staff.logout_everywhere": "viewer",
-    "staff.confirm_payment": "clerk",
-    "staff.resolve_exception": "clerk",
+    "staff.confirmations": "viewer",
+    "staff.confirm": "clerk",
+    "staff.export_payments": "viewer",
+    "staff.exceptions": "viewer",
+    "staff.exception": "viewer",
+    "staff.exception_apply": "clerk",
+    "staff.exception_refund": "clerk",
+    "staff.exception_credit": "clerk",
+    "staff.exception_write_off": "clerk",
+    "staff.exception_dismiss": "clerk",
     "staff.users": "admin",
     "staff.add_user": "admin",
     "staff.set_role": "admin",
@@ -124,9 +132,9 @@ def test_a_role_change_takes_effect_on_the_next_request(app, db):
     make_staff(db, "admin@acme.example", "admin")
     clerk_id = make_staff(db, "clerk@acme.example", "clerk")
     admin, clerk = logged_in(app, "admin@acme.example"), logged_in(app, "clerk@acme.example")
-    assert post(clerk, "/staff/exceptions/99/resolve", resolution="x").status_code == 422
+    assert post(clerk, "/staff/exceptions/99/dismiss", reason="x").status_code == 404
     assert post(admin, f"/staff/users/{clerk_id}/role", role="viewer").status_code == 303
-    assert post(clerk, "/staff/exceptions/99/resolve", resolution="x").status_code == 403
+    assert post(clerk, "/staff/exceptions/99/dismiss", reason="x").status_code == 403
     assert clerk.get("/staff/").status_code == 200  # still logged in, as a viewer
 
 

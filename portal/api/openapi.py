@@ -9,9 +9,10 @@ from flask import jsonify
 from pydantic.json_schema import models_json_schema
 
 from payments.invoices import STATUSES
+from payments.payment_models import PAYMENT_STATUSES
 from payments.schemas import InvoiceIn
 from portal.api import bp
-from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut
+from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut, PaymentList
 
 REF = "#/components/schemas/{model}"
 
@@ -32,12 +33,32 @@ def _invoice_id() -> dict[str, Any]:
     return {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+def _list_payments() -> dict[str, Any]:
+    return {
+        "operationId": "listPayments",
+        "summary": "List payments in id order, with their allocations",
+        "parameters": [
+            {"name": "status", "in": "query", "schema": {"type": "string"},
+             "description": "Comma-separated: " + ", ".join(PAYMENT_STATUSES) + "."},
+            {"name": "confirmed", "in": "query",
+             "schema": {"type": "string", "enum": ["true", "false"]},
+             "description": "true: only payments staff confirmed; false: only the others."},
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "schema": {
+                "type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+        ],
+        "responses": {"200": {"description": "A page.", **_json("PaymentList")},
+                      **_errors(401, 422)},
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     """The OpenAPI document (built once per process)."""
     _, top = models_json_schema(
         [(InvoiceIn, "validation"), (InvoiceOut, "serialization"),
-         (InvoiceList, "serialization"), (ErrorOut, "serialization")],
+         (InvoiceList, "serialization"), (PaymentList, "serialization"),
+         (ErrorOut, "serialization")],
         ref_template=REF,
     )
     one = {"200": {"description": "The invoice.", **_json("InvoiceOut")}}
@@ -88,6 +109,7 @@ def document() -> dict[str, Any]:
             "/invoices/{id}/link": {"post": {
                 "operationId": "rotatePayLink", "summary": "Replace the pay link; the old one dies",
                 "parameters": [_invoice_id()], "responses": {**one, **_errors(401, 404)}}},
+            "/payments": {"get": _list_payments()},
         },
     }
 

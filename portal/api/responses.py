@@ -74,6 +74,47 @@ class InvoiceList(_Out):
     next_cursor: str | None
 
 
+class AllocationOut(_Out):
+    """Where a payment's money went: one invoice, or (``invoice_id`` null) money on no invoice
+    yet. ``net_amount`` is ``amount`` less the refunds and dispute withdrawals it bore."""
+
+    invoice_id: int | None
+    external_id: str | None
+    number: str | None
+    amount: int
+    net_amount: int
+
+
+class PaymentOut(_Out):
+    """A payment (one Stripe PaymentIntent) and the invoices it pays, in minor units.
+
+    ``status`` ``pending`` is an ACH debit still clearing; ``confirmed_at`` is set once AR staff
+    confirmed the money landed on the right invoices.
+    """
+
+    id: int
+    payment_intent_id: str
+    charge_id: str | None
+    status: Literal["pending", "succeeded", "failed", "canceled"]
+    method: str | None
+    currency: str
+    amount: int
+    amount_refunded: int
+    amount_disputed: int
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    created_at: datetime
+    allocations: list[AllocationOut]
+
+
+class PaymentList(_Out):
+    """One page of payments; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[PaymentOut]
+    has_more: bool
+    next_cursor: str | None
+
+
 class ErrorDetail(_Out):
     """What went wrong; ``fields`` maps a field path (``lines.3.amount``) to its message."""
 

@@ -16,15 +16,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
-from payments import console, kpis
+from payments import kpis
 from payments.money import format_money
 from portal import database
-from portal.staff import bp, charts, session
+from portal.staff import bp, charts
 from portal.staff.roles import require_role
 
 DSO_DAYS, CEI_DAYS = 90, 30
@@ -164,27 +164,3 @@ def dashboard(error: str | None = None, status: int = 200):
         exceptions_url=queue_url("staff.exceptions"),
     ), status
 
-
-@bp.post("/payments/<int:payment_id>/confirm")
-@require_role("clerk")
-def confirm_payment(payment_id: int):
-    """Confirm a succeeded payment (audited)."""
-    try:
-        with database.db().transaction() as tx:
-            console.confirm_payment(tx, session.actor(), payment_id)
-    except console.ConsoleError as exc:
-        return dashboard(str(exc), 422)
-    return redirect(url_for("staff.dashboard"), 303)
-
-
-@bp.post("/exceptions/<int:exception_id>/resolve")
-@require_role("clerk")
-def resolve_exception(exception_id: int):
-    """Resolve an exception with a note (audited)."""
-    try:
-        with database.db().transaction() as tx:
-            console.resolve_exception(tx, session.actor(), exception_id,
-                                      request.form.get("resolution", ""))
-    except console.ConsoleError as exc:
-        return dashboard(str(exc), 422)
-    return redirect(url_for("staff.dashboard"), 303)

@@ -1,0 +1,74 @@
+"""``GET /api/v1/payments``: payments with their allocations, for the ERP to pick up.
+
+The same conventions as ``GET /api/v1/invoices`` (id order, opaque cursor, ``limit``, 422 with a
+message per field); allocations come from :func:`payments.confirmations.describe`, so they
+match the staff console's queue and its CSV export line for line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from payments.confirmations import describe
+from payments.payment_models import PAYMENT_STATUSES, Payment
+from portal import database
+from portal.api import bp
+from portal.api.invoices import _decode_cursor, _encode_cursor, _limit
+from portal.api.serialize import _iso
+from portal.errors import api_error
+
+CONFIRMED = {"true": True, "false": False}
+
+
+@bp.get("/payments")
+def list_payments():
+    """Payments in id order, filtered by ``status`` (comma-separated) and ``confirmed``."""
+    errors, query = {}, select(Payment)
+    statuses = [s for s in request.args.get("status", "").split(",") if s]
+    if bad := [s for s in statuses if s not in PAYMENT_STATUSES]:
+        errors["status"] = f"unknown status {bad[0]!r}; use one of {', '.join(PAYMENT_STATUSES)}"
+    elif statuses:
+        query = query.where(Payment.status.in_(statuses))
+    if confirmed := request.args.get("confirmed"):
+        if confirmed not in CONFIRMED:
+            errors["confirmed"] = "must be true or false"
+        elif CONFIRMED[confirmed]:
+            query = query.where(Payment.confirmed_at.is_not(None))
+        else:
+            query = query.where(Payment.confirmed_at.is_(None))
+    after = _decode_cursor(request.args.get("cursor"), errors)
+    limit = _limit(request.args.get("limit"), errors)
+    if errors:
+        return api_error(422, "invalid query parameters", errors)
+    session = database.session()
+    rows = list(session.scalars(query.where(Payment.id > after).order_by(Payment.id)
+                                .limit(limit + 1)))
+    page, has_more = rows[:limit], len(rows) > limit
+    return jsonify({
+        "data": payments_json(session, page),
+        "has_more": has_more,
+        "next_cursor": _encode_cursor(page[-1].id) if has_more else None,
+    })
+
+
+def payments_json(session: Session, payments: list[Payment]) -> list[dict[str, Any]]:
+    """Serialise ``payments`` with their allocations (a few queries for the whole page)."""
+    out = []
+    for described in describe(session, payments):
+        p = described.payment
+        out.append({
+            "id": p.id, "payment_intent_id": p.payment_intent_id, "charge_id": p.charge_id,
+            "status": p.status, "method": p.method, "currency": p.currency, "amount": p.amount,
+            "amount_refunded": p.amount_refunded, "amount_disputed": p.amount_disputed,
+            "confirmed_at": _iso(p.confirmed_at), "confirmed_by": p.confirmed_by,
+            "created_at": _iso(p.created_at),
+            "allocations": [{"invoice_id": line.invoice_id,
+                             "external_id": line.invoice_external_id,
+                             "number": line.invoice_number, "amount": line.amount,
+                             "net_amount": line.net} for line in described.lines],
+        })
+    return out
