@@ -5,8 +5,6 @@ pending ACH come from :mod:`payments.kpis` (SQL aggregates, one figure per curre
 are never added together). The queues are worked on their own pages; the dashboard links there.
 Aging, DSO, CEI and collections are kept a minute per process (:class:`FigureCache`); the queue
 counts and pending ACH are read on every request.
-The confirm and resolve forms that used to be here post to routes kept below until the queue
-pages replace them.
 """
 
 from __future__ import annotations
