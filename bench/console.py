@@ -7,12 +7,14 @@ fifty, and the last two days', left for staff to confirm), the ACH debits still 
 open and resolved reconciliation exceptions. Serves the portal with ``gunicorn -w 2`` (sync
 workers, no access log; bench/runner.py), logs a clerk in (the session cookie goes in wrk's
 Cookie header), then loads each console page whose endpoint is registered with ``wrk`` (detail
-pages on random ids), a warm-up and then DURATION seconds per page, and prints req/s, p50 and p99 against the target. A page whose endpoint does not exist is
-printed as "skipped". Last, the dashboard's book-wide KPIs timed in-process with a cold cache
-(what a worker pays once a minute), and the load average: on a shared machine, read the
-figures with it. wrk comes from ``scripts/system-deps --bench``.
+pages on random ids), a warm-up and then DURATION seconds per page, and prints req/s, p50 and
+p99 against the target. A page whose endpoint does not exist is printed as "skipped". Last, the
+dashboard's book-wide KPIs timed in-process with a cold cache (what a worker pays once a
+minute), and the load average: on a shared machine, read the figures with it. wrk comes from
+``scripts/system-deps --bench``.
 
-    .venv/bin/python bench/console.py [-n 100000] [-d 8] [-c 4] [-t 2] [--warmup 2] [--keep]
+    .venv/bin/python bench/console.py [-n 100000] [-d 8] [-c 4] [-t 2] [--warmup 2]
+        [--pages dashboard,...] [--keep]
 """
 
 from __future__ import annotations
@@ -60,10 +62,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-t", "--threads", type=int, default=2, help="wrk threads [2]")
     p.add_argument("--warmup", type=float, default=2, help="unmeasured seconds per page [2]")
     p.add_argument("--paths", type=int, default=1000, help="distinct ids per detail page [1000]")
+    p.add_argument("--pages", default="", help="only these pages, by label, comma-separated "
+                   "(e.g. dashboard,invoice list) [all]")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs, paths)")
     args = p.parse_args(argv)
     if args.invoices < 100:
         p.error("--invoices must be at least 100")
+    args.pages = [x.strip() for x in args.pages.split(",") if x.strip()]
+    if unknown := set(args.pages) - {label for label, _ in PAGES}:
+        p.error(f"unknown pages: {', '.join(sorted(unknown))}")
     return args
 
 
@@ -217,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         env, counts = prepare(tmp, args.invoices)
         print(f"seeded {counts['invoices']:,} invoices, {counts['payments']:,} payments in "
               f"{time.perf_counter() - started:.1f}s ({tmp})", flush=True)
-        pages = page_paths(env, counts, args.paths)
+        pages = {label: paths for label, paths in page_paths(env, counts, args.paths).items()
+                 if not args.pages or label in args.pages}
         report(args, counts, run_pages(tmp, env, pages, args))
         cold = cold_dashboard(env)
         print(f"dashboard with a cold cache (book-wide KPIs, once a minute per worker): "
