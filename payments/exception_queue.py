@@ -92,6 +92,12 @@ class Detail:
     follow_ups: list[ReconciliationException]
 
     @property
+    def currency(self) -> str:
+        """The currency of the exception's money (reconciliation always records one; the
+        payment's, or USD, only guard a row written by hand)."""
+        return self.exception.currency or (self.payment.currency if self.payment else "USD")
+
+    @property
     def refund_in_progress(self) -> bool:
         """A refund was requested and its outcome is not recorded yet."""
         return self.exception.resolved_at is None and self.resolution is not None

@@ -275,3 +275,18 @@ def test_refunds_need_stripe_configured(app, world, staff):
     exc = world.exception("unmatched_payment")
     response = post(staff["clerk"], f"/staff/exceptions/{exc}/refund")
     assert response.status_code == 422 and "STRIPE_SECRET_KEY is not set" in text_of(response)
+
+
+def test_an_exception_without_a_payment_is_shown_and_refused_clearly(world, staff, db):
+    with db.transaction() as session:  # written by hand, outside reconciliation
+        exc = ReconciliationException(kind="unmatched_payment", cause="manual:1")
+        session.add(exc)
+    assert staff["clerk"].get(f"/staff/exceptions/{exc.id}").status_code == 200
+    for action, form in (("credit", {}), ("apply", {"invoice_number": "X"}),
+                         ("write-off", {"amount": "1"})):
+        response = post(staff["clerk"], f"/staff/exceptions/{exc.id}/{action}", **form)
+        assert response.status_code == 422, action
+    response = post(staff["clerk"], f"/staff/exceptions/{exc.id}/credit")
+    assert f"Exception #{exc.id} has no payment to move money from." in text_of(response)
+    assert followed(staff["clerk"], post(staff["clerk"], f"/staff/exceptions/{exc.id}/dismiss",
+                                         reason="entered by mistake"))

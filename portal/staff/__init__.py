@@ -3,7 +3,8 @@
 Every route states the least role it needs (:func:`portal.staff.roles.require_role`); a route
 that forgets is refused for everyone (the blueprint fails closed), and a test walks the URL map.
 One module per concern: ``session`` (Flask-Login wiring), ``roles``, ``auth`` (login and
-logout), ``dashboard``, ``users``, ``apikeys``, ``audit_log``.
+logout), ``dashboard``, ``users``, ``apikeys``, ``audit_log``, ``confirmations`` (the payments
+to confirm and the ERP export), ``exceptions`` (the exceptions queue and its actions).
 """
 
 from flask import Blueprint

@@ -69,7 +69,7 @@ def exception(exception_id: int, error: str | None = None, status: int = 200):
     found = exception_queue.detail(database.session(), exception_id)
     if found is None:
         abort(404)
-    currency = found.exception.currency or (found.payment.currency if found.payment else "USD")
+    currency = found.currency
     return render_template("staff/exception.html", d=found, error=error, currency=currency,
                            form=request.form if error else {},
                            write_off_max=write_off_max(currency),
@@ -88,7 +88,7 @@ def _amount(found: exception_queue.Detail, default: int | None = None) -> int:
     if not raw and default:
         return default
     try:
-        return parse_amount(raw, found.exception.currency or found.payment.currency)
+        return parse_amount(raw, found.currency)
     except (AmountError, ValueError) as exc:
         raise FormError(f"Amount: {exc}.") from exc
 
@@ -153,7 +153,7 @@ def exception_apply(exception_id: int):
 def _target_invoice(tx: Session, found: exception_queue.Detail) -> tuple[int, int]:
     typed = request.form.get("invoice_number", "").strip()[:100]
     chosen = request.form.get("invoice_id", "")
-    currency = found.payment.currency if found.payment else found.exception.currency
+    currency = found.payment.currency if found.payment else found.currency
     if typed:
         try:
             invoice = exception_queue.invoice_by_reference(tx, typed, currency)
@@ -221,14 +221,14 @@ def exception_credit(exception_id: int):
 def exception_write_off(exception_id: int):
     """Write off a small difference (at most PORTAL_WRITE_OFF_MAX; default: all of it)."""
     found = _loaded(exception_id)
-    currency = found.exception.currency or found.payment.currency
+    currency, locale = found.currency, current_app.config["PORTAL_LOCALE"]
     limit = write_off_max(currency)
 
     def work(tx: Session, actor: str) -> resolutions.Resolved:
         amount = _amount(found, found.write_off_room)
         if amount > limit:
-            raise FormError(f"{format_money(amount, currency)} is more than the "
-                            f"{format_money(limit, currency)} a write-off may be.")
+            raise FormError(f"{format_money(amount, currency, locale)} is more than the "
+                            f"{format_money(limit, currency, locale)} a write-off may be.")
         return resolutions.write_off(tx, exception_id, amount, actor, limit)
 
     return _act(exception_id, "write_off", work)
