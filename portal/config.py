@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PDF_CACHE_DIR": None,  # None: instance/pdf-cache
     "PORTAL_DEMO": False,
     "PORTAL_BANK_TRANSFERS": False,
+    "PORTAL_WRITE_OFF_MAX": 500,  # minor units, or {"USD": 500, "JPY": 500, ...}
     "STRIPE_SECRET_KEY": None,
     "STRIPE_WEBHOOK_SECRET": None,
     "STRIPE_API_BASE": None,
@@ -141,7 +142,29 @@ def _validate(config: dict[str, Any]) -> None:
         except ValueError:
             raise ConfigError(f"{name} is not a rate limit like '30 per minute': "
                               f"{config[name]!r}") from None
+    config["PORTAL_WRITE_OFF_MAX"] = _write_off_max(config["PORTAL_WRITE_OFF_MAX"])
     url = urlsplit(config["PORTAL_BASE_URL"] or "")
     if url.scheme not in ("http", "https") or not url.netloc:
         raise ConfigError("PORTAL_BASE_URL must be an http:// or https:// URL like "
                           f"https://pay.example.com, not {config['PORTAL_BASE_URL']!r}")
+
+
+def _write_off_max(value: Any) -> int | dict[str, int]:
+    # One amount in minor units for every currency, or a per-currency mapping (500 cents is
+    # $5, but 500 yen is much less): from the environment as an integer or a JSON object.
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError("PORTAL_WRITE_OFF_MAX is not valid JSON") from None
+    try:
+        if isinstance(value, dict):
+            limits = {str(code).upper(): int(amount) for code, amount in value.items()}
+        else:
+            limits = {"*": int(value)}
+    except (TypeError, ValueError):
+        raise ConfigError("PORTAL_WRITE_OFF_MAX must be whole minor units, like 500, or a "
+                          'mapping like {"USD": 500}') from None
+    if any(amount < 0 for amount in limits.values()):
+        raise ConfigError("PORTAL_WRITE_OFF_MAX must not be negative")
+    return limits.pop("*") if "*" in limits else limits

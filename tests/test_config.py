@@ -257,3 +257,15 @@ def test_redis_shares_the_bad_lookup_count_between_workers(database_url, tmp_pat
     # With Redis the other worker sees the two misses made here; in memory, it starts afresh.
     assert there == ([404, 429] if shared else [404, 404])
     assert here.get(UNKNOWN, environ_base=address).status_code == (429 if shared else 404)
+
+
+def test_the_write_off_limit_is_one_amount_or_one_per_currency(env, start):
+    with_secrets(env)
+    env.setenv("PORTAL_WRITE_OFF_MAX", "250")
+    assert start().config["PORTAL_WRITE_OFF_MAX"] == 250
+    env.setenv("PORTAL_WRITE_OFF_MAX", '{"usd": 500, "JPY": 700}')
+    assert start().config["PORTAL_WRITE_OFF_MAX"] == {"USD": 500, "JPY": 700}
+    for bad in ("5.00", "-1", '{"USD": "lots"}', "{oops"):
+        env.setenv("PORTAL_WRITE_OFF_MAX", bad)
+        with pytest.raises(ConfigError, match="PORTAL_WRITE_OFF_MAX"):
+            start()
