@@ -13,7 +13,7 @@ from payments.invoices import LinkPolicy
 from payments.links import LinkKey
 from payments.stripe_gateway import StripeGateway
 from portal import config as config_module
-from portal import database, errors, security, templating, webhook
+from portal import database, errors, security, templating, urls, webhook
 from portal.extensions import csrf, limiter
 
 
@@ -60,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    app.url_map.converters["id"] = urls.RowIdConverter
     _register_blueprints(app)
     return app
 

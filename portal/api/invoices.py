@@ -18,11 +18,9 @@ from portal import database
 from portal.api import bp
 from portal.api.serialize import invoices_json
 from portal.errors import api_error
+from portal.urls import MAX_ROW_ID
 
 MAX_PAGE = 100
-# Invoice ids are 32-bit INTEGERs on PostgreSQL: a larger id or cursor cannot match anything, and
-# binding it would fail (DataError there, OverflowError past 64 bits on SQLite), a 500.
-MAX_ID = 2**31 - 1
 
 
 def _policy():
@@ -30,8 +28,6 @@ def _policy():
 
 
 def _find(session: Session, invoice_id: int, *, lock: bool = False) -> Invoice | None:
-    if invoice_id > MAX_ID:
-        return None
     return session.get(Invoice, invoice_id, with_for_update=lock)
 
 
@@ -59,7 +55,7 @@ def upsert():
     return jsonify(body), 201 if outcome == "created" else 200
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 def get(invoice_id: int):
     """One invoice by its AR Portal id."""
     session = database.session()
@@ -98,7 +94,7 @@ def list_invoices():
     })
 
 
-@bp.post("/invoices/<int:invoice_id>/void")
+@bp.post("/invoices/<id:invoice_id>/void")
 def void(invoice_id: int):
     """Void an invoice (idempotent); 409 once money has moved on it."""
     with database.db().transaction() as session:
@@ -112,7 +108,7 @@ def void(invoice_id: int):
         return jsonify(_one(session, invoice))
 
 
-@bp.post("/invoices/<int:invoice_id>/link")
+@bp.post("/invoices/<id:invoice_id>/link")
 def rotate_link(invoice_id: int):
     """Replace the invoice's pay link: the old one stops working at once."""
     with database.db().transaction() as session:
@@ -134,7 +130,7 @@ def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = raw.partition(":")
         # isdigit() alone lets "²" through, and int("²") raises: ASCII digits only.
-        if version == "v1" and _is_number(value) and int(value) <= MAX_ID:
+        if version == "v1" and _is_number(value) and int(value) <= MAX_ROW_ID:
             return int(value)
     except (binascii.Error, UnicodeDecodeError):
         pass

@@ -31,7 +31,7 @@ def create_api_key():
     return render_template("staff/api_key_created.html", key=key, plaintext=plaintext), 201
 
 
-@bp.post("/api-keys/<int:key_id>/revoke")
+@bp.post("/api-keys/<id:key_id>/revoke")
 @require_role("admin")
 def revoke_api_key(key_id: int):
     """Revoke a key: integrations using it get 401 from the next request on."""

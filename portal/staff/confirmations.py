@@ -28,9 +28,9 @@ from payments.db import Database
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import require_role
+from portal.urls import MAX_ROW_ID
 
 PAGE_SIZE = 50
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger one would fail to bind, a 500
 SHOWN_REFUSALS = 10  # flashed messages live in the session cookie (4 KB at most)
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,7 +53,7 @@ def page_cursor(raw: str | None) -> int | None:
 def is_id(raw: str) -> bool:
     """True for the digits of a row id (ASCII only: ``int("²")`` raises; short: a 5,000-digit
     string raises too)."""
-    return raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID
+    return raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ROW_ID
 
 
 @bp.get("/payments/confirm")

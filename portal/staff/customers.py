@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from payments import customer_detail, link_admin, notes, staff_lists
 from portal import database
 from portal.staff import bp, paylinks, session
-from portal.staff.invoices import existing_id, int_arg, today
+from portal.staff.invoices import int_arg, today
 from portal.staff.roles import require_role
 
 PAGE_SIZE = staff_lists.PAGE_SIZE
@@ -24,13 +24,13 @@ def customers():
                            args={"q": q} if q else {}, first=cursor is None)
 
 
-@bp.get("/customers/<int:customer_id>")
+@bp.get("/customers/<id:customer_id>")
 @require_role("viewer")
 def customer(customer_id: int, error: str | None = None, status: int = 200,
              draft: str = ""):
     """Everything about one customer; ``notes`` pages to older notes."""
     policy = current_app.extensions["portal.links"]
-    detail = customer_detail.load(database.session(), existing_id(customer_id), policy.key,
+    detail = customer_detail.load(database.session(), customer_id, policy.key,
                                   today(), int_arg("notes"))
     if detail is None:
         abort(404)
@@ -49,14 +49,14 @@ def _definitions() -> dict[str, str]:
             "late": customer_detail.DAYS_LATE_DEFINITION}
 
 
-@bp.post("/customers/<int:customer_id>/notes")
+@bp.post("/customers/<id:customer_id>/notes")
 @require_role("clerk")
 def add_customer_note(customer_id: int):
     """Append a note to the customer, signed with the current user (audited)."""
     body = request.form.get("body", "")
     try:
         with database.db().transaction() as tx:
-            notes.add(tx, session.actor(), existing_id(customer_id), body)
+            notes.add(tx, session.actor(), customer_id, body)
     except notes.NoteError as exc:
         # Keep what was typed (cut to a sane size) so a too-long note is not lost.
         return customer(customer_id, str(exc), 422, body[:notes.MAX_LENGTH * 2])
@@ -68,25 +68,25 @@ def _link_action(customer_id: int, verb: str):
     def again(error: str, status: int):
         return customer(customer_id, error, status)
 
-    return paylinks.act(link_admin.Target("statement", existing_id(customer_id)), verb,
+    return paylinks.act(link_admin.Target("statement", customer_id), verb,
                         url_for("staff.customer", customer_id=customer_id), again)
 
 
-@bp.post("/customers/<int:customer_id>/statement-link/rotate")
+@bp.post("/customers/<id:customer_id>/statement-link/rotate")
 @require_role("clerk")
 def rotate_statement_link(customer_id: int):
     """Issue a new statement link; the old one stops working at once (audited)."""
     return _link_action(customer_id, "rotate")
 
 
-@bp.post("/customers/<int:customer_id>/statement-link/revoke")
+@bp.post("/customers/<id:customer_id>/statement-link/revoke")
 @require_role("clerk")
 def revoke_statement_link(customer_id: int):
     """Revoke the statement link without a replacement (audited)."""
     return _link_action(customer_id, "revoke")
 
 
-@bp.post("/customers/<int:customer_id>/statement-link/email")
+@bp.post("/customers/<id:customer_id>/statement-link/email")
 @require_role("clerk")
 def email_statement_link(customer_id: int):
     """Email the live statement link (or a new one) to the customer (audited)."""

@@ -61,7 +61,7 @@ def exceptions():
                            args=args, cursor=cursor)
 
 
-@bp.get("/exceptions/<int:exception_id>")
+@bp.get("/exceptions/<id:exception_id>")
 @require_role("viewer")
 def exception(exception_id: int, error: str | None = None, status: int = 200):
     """One exception: its payment, invoices, suggested matches, amounts, and (for clerks) the
@@ -135,7 +135,7 @@ def _sentence(exc: Exception) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-@bp.post("/exceptions/<int:exception_id>/apply")
+@bp.post("/exceptions/<id:exception_id>/apply")
 @require_role("clerk")
 def exception_apply(exception_id: int):
     """Apply the money to an open invoice: a suggestion, or a number typed in; a blank
@@ -166,7 +166,7 @@ def _target_invoice(tx: Session, found: exception_queue.Detail) -> tuple[int, in
     raise FormError("Choose one of the suggested invoices, or type an invoice number.")
 
 
-@bp.post("/exceptions/<int:exception_id>/refund")
+@bp.post("/exceptions/<id:exception_id>/refund")
 @require_role("clerk")
 def exception_refund(exception_id: int):
     """Refund through Stripe (default: all the money left). Intent, call, result: the call
@@ -207,7 +207,7 @@ def _send_refund(gateway, intent: resolutions.RefundRequest, actor: audit.Actor)
                 lambda tx, label: resolutions.record_refund(tx, intent, created, label))
 
 
-@bp.post("/exceptions/<int:exception_id>/credit")
+@bp.post("/exceptions/<id:exception_id>/credit")
 @require_role("clerk")
 def exception_credit(exception_id: int):
     """Keep all the money left as a credit of the payment's customer."""
@@ -216,7 +216,7 @@ def exception_credit(exception_id: int):
                 lambda tx, actor: resolutions.keep_as_credit(tx, exception_id, actor))
 
 
-@bp.post("/exceptions/<int:exception_id>/write-off")
+@bp.post("/exceptions/<id:exception_id>/write-off")
 @require_role("clerk")
 def exception_write_off(exception_id: int):
     """Write off a small difference (at most PORTAL_WRITE_OFF_MAX; default: all of it)."""
@@ -234,7 +234,7 @@ def exception_write_off(exception_id: int):
     return _act(exception_id, "write_off", work)
 
 
-@bp.post("/exceptions/<int:exception_id>/dismiss")
+@bp.post("/exceptions/<id:exception_id>/dismiss")
 @require_role("clerk")
 def exception_dismiss(exception_id: int):
     """Close the exception without moving money; the reason is required."""

@@ -13,6 +13,7 @@ from payments.models import Customer
 from portal import database
 from portal.staff import bp, paylinks
 from portal.staff.roles import require_role
+from portal.urls import MAX_ROW_ID
 
 
 def today():
@@ -21,7 +22,6 @@ def today():
 
 
 PAGE_SIZE = staff_lists.PAGE_SIZE
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger one fails to bind (a 500)
 
 
 def int_arg(name: str) -> int | None:
@@ -30,14 +30,7 @@ def int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
         return None
-    return int(raw) if int(raw) <= MAX_ID else None
-
-
-def existing_id(row_id: int) -> int:
-    """``row_id`` from the URL, or a 404 when no row can have it."""
-    if row_id > MAX_ID:
-        abort(404)
-    return row_id
+    return int(raw) if int(raw) <= MAX_ROW_ID else None
 
 
 @bp.get("/invoices")
@@ -56,12 +49,12 @@ def invoices():
                            first=cursor is None)
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @require_role("viewer")
 def invoice(invoice_id: int, error: str | None = None, status: int = 200):
     """Everything about one invoice."""
     policy = current_app.extensions["portal.links"]
-    detail = invoice_detail.load(database.session(), existing_id(invoice_id), policy.key,
+    detail = invoice_detail.load(database.session(), invoice_id, policy.key,
                                  today())
     if detail is None:
         abort(404)
@@ -84,25 +77,25 @@ def _link_action(invoice_id: int, verb: str):
     def again(error: str, status: int):
         return invoice(invoice_id, error, status)
 
-    return paylinks.act(link_admin.Target("invoice", existing_id(invoice_id)), verb,
+    return paylinks.act(link_admin.Target("invoice", invoice_id), verb,
                         url_for("staff.invoice", invoice_id=invoice_id), again)
 
 
-@bp.post("/invoices/<int:invoice_id>/link/rotate")
+@bp.post("/invoices/<id:invoice_id>/link/rotate")
 @require_role("clerk")
 def rotate_invoice_link(invoice_id: int):
     """Issue a new pay link; the old one stops working at once (audited)."""
     return _link_action(invoice_id, "rotate")
 
 
-@bp.post("/invoices/<int:invoice_id>/link/revoke")
+@bp.post("/invoices/<id:invoice_id>/link/revoke")
 @require_role("clerk")
 def revoke_invoice_link(invoice_id: int):
     """Revoke the pay link without a replacement (audited)."""
     return _link_action(invoice_id, "revoke")
 
 
-@bp.post("/invoices/<int:invoice_id>/link/email")
+@bp.post("/invoices/<id:invoice_id>/link/email")
 @require_role("clerk")
 def email_invoice_link(invoice_id: int):
     """Email the live link (or a new one) to the customer's address on file (audited)."""

@@ -55,28 +55,28 @@ def _sentence(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 @require_role("admin")
 def set_role(user_id: int):
     """Give a staff user another role (takes effect on their next request)."""
     return _change(user_id, accounts.set_role, request.form.get("role", ""))
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.post("/users/<id:user_id>/deactivate")
 @require_role("admin")
 def deactivate(user_id: int):
     """Deactivate a staff user: they cannot log in, and every session they have ends now."""
     return _change(user_id, accounts.deactivate)
 
 
-@bp.post("/users/<int:user_id>/activate")
+@bp.post("/users/<id:user_id>/activate")
 @require_role("admin")
 def activate(user_id: int):
     """Let a deactivated staff user log in again."""
     return _change(user_id, accounts.activate)
 
 
-@bp.post("/users/<int:user_id>/sign-out")
+@bp.post("/users/<id:user_id>/sign-out")
 @require_role("admin")
 def sign_out(user_id: int):
     """End every session of a staff user (a lost laptop, a shared screen)."""
