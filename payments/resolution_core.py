@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from payments import ledger
 from payments.ledger import PaymentFacts
 from payments.models import Invoice, utcnow
+from payments.money import format_money
 from payments.payment_models import (
     CustomerCredit,
     LedgerEntry,
@@ -216,12 +217,14 @@ def open_exception(session: Session, exception_id: int, action: str,
                               f"{exc.resolved_by} at {exc.resolved_at:%Y-%m-%d %H:%M} UTC")
     if exc.resolution is not None and not resuming:
         pending = parse_resolution(exc.resolution)
-        raise RefundInProgress(f"a refund of {pending['amount']} {exc.currency} requested by "
+        raise RefundInProgress(f"a refund of {format_money(pending['amount'], exc.currency)} "
+                               "requested by "
                                f"{pending['requested_by']} is in progress for exception "
                                f"#{exc.id}: retry that refund to finish it")
     if exc.kind not in FITS[action]:
-        raise WrongKind(f"{action.replace('_', ' ')} does not resolve a "
-                        f"{exc.kind.replace('_', ' ')} exception")
+        kind = exc.kind.replace("_", " ")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise WrongKind(f"{action.replace('_', ' ')} does not resolve {article} {kind} exception")
     payment = lock_row(session, Payment, exc.payment_id) if exc.payment_id else None
     return exc, payment
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from payments import ledger
 from payments.models import Invoice, utcnow
+from payments.money import format_money
 from payments.payment_models import CustomerCredit, LedgerEntry, Payment, ReconciliationException
 from payments.reconcile import usable_allocations
 from payments.resolution_core import (
@@ -68,6 +69,11 @@ __all__ = ["FITS", "AlreadyResolved", "NotFound", "RefundFailed", "RefundInProgr
            "record_refund", "refund", "request_refund", "send_refund", "write_off"]
 
 
+def _money(amount: int, payment: Payment) -> str:
+    # Clerks read these messages: "$30.00", not "3000".
+    return format_money(amount, payment.currency)
+
+
 def _targets(session: Session, payment: Payment, targets: list[tuple[int, int]],
              source: Source) -> list[tuple[int, int]]:
     """Check the invoices money is applied to: open, same currency, owing that much."""
@@ -86,7 +92,8 @@ def _targets(session: Session, payment: Payment, targets: list[tuple[int, int]],
                                   f"{payment.currency}")
         owed = invoice.total - invoice.amount_paid - invoice.amount_pending
         if amount > owed:
-            raise ResolutionError(f"invoice {invoice.number} owes {owed}, less than {amount}")
+            raise ResolutionError(f"invoice {invoice.number} owes {_money(owed, payment)}, less "
+                                  f"than {_money(amount, payment)}")
     return targets
 
 
@@ -100,8 +107,8 @@ def apply_to_invoices(session: Session, exception_id: int, targets: list[tuple[i
     _targets(session, payment, targets, source)
     total = sum(amount for _, amount in targets)
     if total > source.available:
-        raise ResolutionError(f"only {source.available} {payment.currency} is left to apply, "
-                              f"not {total}")
+        raise ResolutionError(f"only {_money(source.available, payment)} is left to apply, "
+                              f"not {_money(total, payment)}")
     current = usable_allocations(session, payment)
     done = reallocate(session, exc, payment, moved(current, source.invoice_id, total, targets),
                       actor, "reallocation")
@@ -156,7 +163,8 @@ def write_off(session: Session, exception_id: int, amount: int, actor: str,
     exc, _payment = open_exception(session, exception_id, "write_off")
     amount = whole_amount(amount)
     if amount > max_amount:
-        raise ResolutionError(f"{amount} is more than the {max_amount} that may be written off")
+        raise ResolutionError(f"{format_money(amount, exc.currency)} is more than the "
+                              f"{format_money(max_amount, exc.currency)} that may be written off")
     ledger.lock_invoices(session, {exc.invoice_id})
     invoice = session.get(Invoice, exc.invoice_id, populate_existing=True)
     if exc.kind == "overpayment":
@@ -205,7 +213,8 @@ def request_refund(session: Session, exception_id: int, amount: int,
     if exc.resolution is not None:
         pending = parse_resolution(exc.resolution)
         if pending["amount"] != amount:
-            raise RefundInProgress(f"a refund of {pending['amount']} is in progress for "
+            raise RefundInProgress(f"a refund of {_money(pending['amount'], payment)} is in "
+                                   "progress for "
                                    f"exception #{exc.id}: retry that amount to finish it")
         return RefundRequest(exc.id, payment.payment_intent_id, amount,
                              pending["idempotency_key"], before, before)

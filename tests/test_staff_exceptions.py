@@ -113,7 +113,7 @@ def test_part_applied_to_a_typed_invoice_leaves_the_rest_in_a_follow_up(world, s
     ({"invoice_number": "J", "amount": "12.345"},
      "Amount: USD amounts have 2 decimal places at most."),
     ({"invoice_number": "J", "amount": "-1"}, "Amount: Enter an amount like 125.50."),
-    ({"invoice_number": "J", "amount": "31.00"}, "Invoice J owes 3000, less than 3100."),
+    ({"invoice_number": "J", "amount": "31.00"}, "Invoice J owes $30.00, less than $31.00."),
     ({"invoice_id": "999"}, "Choose one of the suggested invoices, or type an invoice number."),
 ])
 def test_apply_refusals_are_form_errors_with_the_form_kept(world, staff, form, message):
@@ -175,7 +175,7 @@ def test_an_action_that_does_not_fit_the_kind_is_not_offered_and_is_refused(worl
     assert 'id="write-off"' not in page and 'id="credit"' in page
     response = post(staff["clerk"], f"/staff/exceptions/{exc}/write-off", amount="1.00")
     assert response.status_code == 422
-    assert "Write off does not resolve a unmatched payment exception." in text_of(response)
+    assert "Write off does not resolve an unmatched payment exception." in text_of(response)
     no_customer = post(staff["clerk"], f"/staff/exceptions/{exc}/credit")
     assert no_customer.status_code == 422 and "No customer is known" in text_of(no_customer)
 
