@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy.orm import Session
-from werkzeug.routing import BuildError
 
 from payments import kpis
 from payments.money import format_money
@@ -31,9 +30,6 @@ PENDING_DEFINITION = ("ACH debits paid through the portal that have not cleared 
                       "“processing”): not collected, so still receivable.")
 QUEUES_DEFINITION = ("Succeeded payments no one has confirmed yet, and reconciliation "
                      "exceptions (overpayments, unmatched payments, reversals…) not yet resolved.")
-# Paths of the queue pages, for as long as they are not registered (built by another module).
-QUEUE_FALLBACKS = {"staff.confirmations": "/staff/payments/confirm",
-                   "staff.exceptions": "/staff/exceptions"}
 
 
 @dataclass(frozen=True)
@@ -140,14 +136,6 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def queue_url(endpoint: str) -> str:
-    """The URL of a queue page, or its agreed path while that page is not registered yet."""
-    try:
-        return url_for(endpoint)
-    except BuildError:
-        return QUEUE_FALLBACKS[endpoint]
-
-
 @bp.get("/")
 @require_role("viewer")
 def dashboard(error: str | None = None, status: int = 200):
@@ -158,7 +146,5 @@ def dashboard(error: str | None = None, status: int = 200):
         "staff/dashboard.html", view=view, error=error, kpis=kpis,
         bucket_labels=charts.BUCKET_LABELS, pending_definition=PENDING_DEFINITION,
         queues_definition=QUEUES_DEFINITION,
-        confirmations_url=queue_url("staff.confirmations"),
-        exceptions_url=queue_url("staff.exceptions"),
     ), status
 
