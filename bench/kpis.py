@@ -40,11 +40,11 @@ DASHBOARDS = ("whole dashboard", "dashboard, month end")
 
 # The dashboard's indexes, as migration 0006 creates them on PostgreSQL: name -> statement.
 INDEXES = {
-    "ix_invoices_unpaid": "CREATE INDEX ix_invoices_unpaid ON invoices (issue_date) INCLUDE "
-                          "(id, currency, due_date, total, amount_paid, voided_at) "
+    "ix_invoices_unpaid": "CREATE INDEX ix_invoices_unpaid ON invoices (issue_date, id, "
+                          "currency, due_date, total, amount_paid, voided_at) "
                           "WHERE amount_paid < total",
-    "ix_invoices_issue_date": "CREATE INDEX ix_invoices_issue_date ON invoices (issue_date) "
-                              "INCLUDE (currency, total, voided_at)",
+    "ix_invoices_issue_date": "CREATE INDEX ix_invoices_issue_date ON invoices (issue_date, "
+                              "currency, total, voided_at)",
     "ix_ledger_entries_created_at": "CREATE INDEX ix_ledger_entries_created_at "
                                     "ON ledger_entries (created_at)",
     "ix_payments_pending": "CREATE INDEX ix_payments_pending ON payments (currency) "

@@ -4,8 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 17:00:00.000000
 
-On PostgreSQL the invoice indexes cover the KPI queries (INCLUDE), so aging, DSO and CEI over a
-million invoices read no table pages; SQLite has no INCLUDE and gets the plain (partial) index.
+The invoice indexes cover the KPI queries (every column they read is in the key: SQLite has no
+INCLUDE), so aging, DSO and CEI over a million invoices read no table pages.
 """
 
 import sqlalchemy as sa
@@ -22,12 +22,11 @@ UNCONFIRMED = sa.text("status = 'succeeded' AND confirmed_at IS NULL")
 
 
 def upgrade() -> None:
-    op.create_index('ix_invoices_unpaid', 'invoices', ['issue_date'],
-                    postgresql_include=['id', 'currency', 'due_date', 'total', 'amount_paid',
-                                        'voided_at'],
-                    postgresql_where=UNPAID, sqlite_where=UNPAID)
-    op.create_index('ix_invoices_issue_date', 'invoices', ['issue_date'],
-                    postgresql_include=['currency', 'total', 'voided_at'])
+    op.create_index('ix_invoices_unpaid', 'invoices',
+                    ['issue_date', 'id', 'currency', 'due_date', 'total', 'amount_paid',
+                     'voided_at'], postgresql_where=UNPAID, sqlite_where=UNPAID)
+    op.create_index('ix_invoices_issue_date', 'invoices',
+                    ['issue_date', 'currency', 'total', 'voided_at'])
     op.create_index('ix_ledger_entries_created_at', 'ledger_entries', ['created_at'])
     op.create_index('ix_payments_pending', 'payments', ['currency'],
                     postgresql_where=PENDING, sqlite_where=PENDING)
