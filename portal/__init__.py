@@ -30,16 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = config_module.load(app.instance_path, overrides)
     config_module.require_secrets(settings, app.instance_path)
     app.config.update(settings)
-    app.config.update(
-        SECRET_KEY=settings["PORTAL_SECRET_KEY"],
-        MAX_CONTENT_LENGTH=1024 * 1024,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["PORTAL_BASE_URL"].startswith("https://"),
-        WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=settings["PORTAL_REDIS_URL"] or "memory://",
-        RATELIMIT_HEADERS_ENABLED=False,
-    )
+    app.config.update(_flask_settings(settings))
     ttl_days = settings["PORTAL_LINK_TTL_DAYS"]
     app.extensions["portal.links"] = LinkPolicy(
         key=LinkKey(settings["PORTAL_LINK_KEY"].encode()),
@@ -48,7 +39,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if settings["PORTAL_PROXY_COUNT"]:
         n = settings["PORTAL_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-
     database.init_app(app)
     if settings["STRIPE_SECRET_KEY"]:
         app.extensions["portal.stripe"] = StripeGateway(settings["STRIPE_SECRET_KEY"],
@@ -63,6 +53,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = urls.RowIdConverter
     _register_blueprints(app)
     return app
+
+
+def _flask_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    # What Flask and its extensions read, derived from the portal's own settings.
+    return {
+        "SECRET_KEY": settings["PORTAL_SECRET_KEY"],
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings["PORTAL_BASE_URL"].startswith("https://"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": settings["PORTAL_REDIS_URL"] or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+    }
 
 
 def _instance_path() -> str:
