@@ -30,18 +30,20 @@ class LoadResult:
     errors: int
 
 
-def gunicorn_cmd(app: str, port: int, workers: int = 2) -> list[str]:
-    """The command line both servers run with: sync workers, bench config (no access log)."""
+def gunicorn_cmd(app: str, port: int, workers: int = 2, threads: int = 0) -> list[str]:
+    """The command line both servers of a bench run with: the bench config (no access log),
+    sync workers, or gthread workers with ``threads`` threads each."""
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
     return [sys.executable, "-m", "gunicorn", "-c", str(BENCH / "gunicorn.conf.py"),
-            "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-            app]
+            "-w", str(workers), *kind, "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT), app]
 
 
 @contextmanager
-def server(app: str, port: int, env: dict[str, str], log: Path, probe: str):
+def server(app: str, port: int, env: dict[str, str], log: Path, probe: str, threads: int = 0):
     """Run gunicorn serving ``app`` until the block ends; wait until ``probe`` answers 200."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(gunicorn_cmd(app, port), env={**os.environ, **env},
+        proc = subprocess.Popen(gunicorn_cmd(app, port, threads=threads),
+                                env={**os.environ, **env},
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         wait_ready(proc, f"http://127.0.0.1:{port}{probe}", log)

@@ -1,11 +1,14 @@
-"""Webhook throughput: 10,000 signed events of a realistic mix posted to ``gunicorn -w 2``.
+"""Webhook throughput: 10,000 signed events of a realistic mix posted to ``gunicorn -w 2``
+(gthread workers with 4 threads each, as ``gunicorn.conf.py`` runs the portal; ``--threads 0``
+for sync workers).
 
 For SQLite and PostgreSQL, measures the portal's ``/stripe/webhook`` (verify, store once, handle
 against the Stripe sandbox, ledger) and, in the same run, a bare endpoint that only verifies the
 signature and inserts the event id: the ceiling. Prints events/s, p50/p99 and the ratio, then
 checks that the ledger verifies and every payment was counted once.
 
-    .venv/bin/python bench/webhooks.py [--events 10000] [--payments 600]
+    .venv/bin/python bench/webhooks.py [--events 10000] [--payments 600] [--threads 4]
+        [--databases sqlite,postgres]
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ def measure(kind: str, tmp: Path, sandbox_url: str, stream: list[dict], args) ->
     for name, app, probe in (("portal", "wsgi:app", "/logo"),
                              ("bare", "bench.bare_webhook:app", "/")):
         port = free_port()
-        with runner.server(app, port, env, tmp / f"{kind}-{name}.log", probe) as base:
+        with runner.server(app, port, env, tmp / f"{kind}-{name}.log", probe,
+                           threads=args.threads) as base:
             elapsed, latencies, errors = post_all(f"{base}/stripe/webhook", stream,
                                                   args.concurrency)
         figures[name] = {"eps": len(stream) / elapsed, "p50": percentile(latencies, 50),
@@ -152,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="gthread threads per worker (0: sync workers), both servers")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as name:
         tmp = Path(name)
