@@ -18,6 +18,8 @@ from payments.stripe_facts import payment_facts
 class StripeGateway:
     """A thin, typed facade over the Stripe calls AR Portal makes."""
 
+    page_size = 100  # list pages (Stripe's maximum)
+
     def __init__(self, secret_key: str, api_base: str | None = None,
                  max_network_retries: int = 2) -> None:
         bases = {"api": api_base.rstrip("/")} if api_base else None
@@ -58,8 +60,9 @@ class StripeGateway:
 
         ``refunds_recorded``: the portal has recorded a refund of this payment before.
         """
-        intent = self.v1.payment_intents.retrieve(
-            payment_intent_id, {"expand": ["latest_charge"]}).to_dict()
+        # Raw reads (plain JSON, same client, retries and errors): the webhook path makes one
+        # per new payment state, and building SDK objects cost more than the rest of the read.
+        intent = self._get(f"/v1/payment_intents/{payment_intent_id}", expand=["latest_charge"])
         charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) \
             else {}
         # A refund counts on the charge from its creation until it fails, when it leaves no
@@ -68,12 +71,10 @@ class StripeGateway:
         # disputed, which it keeps saying after the dispute ends.
         refunds = []
         if refunds_recorded or charge.get("amount_refunded") or not charge:
-            refunds = self._all(self.v1.refunds.list({"payment_intent": payment_intent_id,
-                                                      "limit": 100}))
+            refunds = self._list("/v1/refunds", payment_intent=payment_intent_id)
         disputes = []
         if charge.get("disputed") or not charge:
-            disputes = self._all(self.v1.disputes.list({"payment_intent": payment_intent_id,
-                                                        "limit": 100}))
+            disputes = self._list("/v1/disputes", payment_intent=payment_intent_id)
         return intent, payment_facts(intent, refunds, disputes)
 
     def create_refund(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
@@ -88,6 +89,14 @@ class StripeGateway:
         for event in self.v1.events.list(params).auto_paging_iter():
             yield event.to_dict()
 
-    @staticmethod
-    def _all(page) -> list[dict[str, Any]]:
-        return [item.to_dict() for item in page.auto_paging_iter()]
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self._client.raw_request("get", path, **params).data
+
+    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._get(path, limit=self.page_size, **params)
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params["starting_after"] = page["data"][-1]["id"]

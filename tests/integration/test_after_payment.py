@@ -30,6 +30,17 @@ def test_two_partial_refunds_then_the_rest(stack, customer):
     assert stack.invoice(inv["id"])["status"] == "open"
 
 
+def test_every_refund_is_read_however_many_pages_stripe_lists_them_on(stack, customer):
+    inv = stack.create_invoice()
+    intent = _paid_by_card(stack, customer, inv)
+    for amount in (1000, 850, 300):
+        stack.sandbox.client.v1.refunds.create({"payment_intent": intent["id"], "amount": amount})
+    gateway = stack.app.extensions["portal.stripe"]
+    gateway.page_size = 2  # an instance attribute: only this app's gateway pages by two
+    _intent, facts = gateway.payment_facts(intent["id"])
+    assert sorted(r.amount for r in facts.reductions) == [300, 850, 1000]
+
+
 def test_a_lost_dispute_reopens_the_invoice_and_a_won_one_restores_it(stack, customer):
     lost, won = (stack.create_invoice(external_id=e, number=e) for e in ("LOST", "WON"))
     for inv, verdict in ((lost, "lose"), (won, "win")):
