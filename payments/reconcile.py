@@ -213,8 +213,7 @@ def _after_ledger(session: Session, payment: Payment, result: ledger.Reconciled)
         invoice = session.get(Invoice, invoice_id)
         session.refresh(invoice, ["amount_paid", "amount_pending"])
         if invoice.amount_paid > invoice.total:
-            _raise(session, "overpayment", f"overpaid:{invoice.id}:{payment.id}", payment,
-                   invoice, amount=invoice.amount_paid - invoice.total)
+            _raise_overpayment(session, payment, invoice)
     if payment.confirmed_at is not None:
         # A refund staff sent from the exceptions queue was their decision, not news.
         staff_refunds = set(session.scalars(select(ReconciliationException.refund_id).where(
@@ -225,6 +224,31 @@ def _after_ledger(session: Session, payment: Payment, result: ledger.Reconciled)
                 _raise(session, "reversal_after_confirmation", f"reversal:{entry.cause}:"
                        f"{entry.invoice_id}", payment, session.get(Invoice, entry.invoice_id),
                        amount=-entry.paid_delta, details={"kind": entry.kind})
+
+
+def _raise_overpayment(session: Session, payment: Payment, invoice: Invoice) -> None:
+    """Raise an overpayment, unless staff already have it: one is open (a redelivery, a
+    refund in flight), or they dismissed it (they accepted the money as it is). Once they
+    resolved it by moving the money (refund, credit, another invoice) and it comes back (the
+    refund failed), it is news again and gets a new exception."""
+    earlier = session.execute(select(ReconciliationException.resolved_at,
+                                     ReconciliationException.resolution).where(
+        ReconciliationException.kind == "overpayment",
+        ReconciliationException.invoice_id == invoice.id,
+        ReconciliationException.payment_id == payment.id)).all()
+    if any(row.resolved_at is None or _dismissed(row.resolution) for row in earlier):
+        return
+    cause = f"overpaid:{invoice.id}:{payment.id}" + (f":{len(earlier) + 1}" if earlier else "")
+    _raise(session, "overpayment", cause, payment, invoice,
+           amount=invoice.amount_paid - invoice.total)
+
+
+def _dismissed(resolution: str | None) -> bool:
+    # Resolutions are JSON with an "action"; a plain-text one is an older note that closed it.
+    try:
+        return json.loads(resolution or "{}").get("action", "dismiss") == "dismiss"
+    except (ValueError, AttributeError):
+        return True
 
 
 def _raise(session: Session, kind: str, cause: str, payment: Payment,

@@ -572,3 +572,33 @@ def test_any_mix_of_applying_crediting_and_refunds_keeps_the_money_whole(world, 
         assert applied + kept <= 10000
         # Refunds come out of the money on no invoice (credited money included) first.
         assert sum(on_invoices.values()) == applied - max(0, sum(refunds) - (10000 - applied))
+
+
+def test_an_overpayment_back_after_its_refund_failed_is_raised_again(world):
+    a = world.invoice("A", 10000)
+    world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
+    world.pay("pi_2", 6000, world.attempt([(a, 6000)]))
+    first = world.exception("overpayment")
+    request = world.run(r.request_refund, first, 6000, CLERK)
+    world.run(r.record_refund, request, {"id": "re_pi_2_0", "status": "pending"}, CLERK)
+    world.pay("pi_2", 6000, refunds=(6000,))
+    assert world.paid(a) == [10000] and world.exceptions("overpayment") == []
+    # Days later the bank returns the refund: the invoice is overpaid again, and staff must
+    # hear of it, though the exception they resolved had the same invoice and payment.
+    world.pay("pi_2", 6000, refunds=(6000,), failed=("re_pi_2_0",))
+    assert world.paid(a) == [16000]
+    again = world.exceptions("overpayment")
+    assert len(again) == 1 and again[0] != first
+    world.pay("pi_2", 6000, refunds=(6000,), failed=("re_pi_2_0",))  # a redelivery: no third
+    assert len(world.exceptions("overpayment")) == 1
+    world.verify()
+
+
+def test_a_dismissed_overpayment_is_not_raised_again_while_nothing_changes(world):
+    a = world.invoice("A", 10000)
+    world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
+    world.pay("pi_2", 6000, world.attempt([(a, 6000)]))
+    world.run(r.dismiss, world.exception("overpayment"), "customer asked us to keep it", CLERK)
+    world.pay("pi_2", 6000, refunds=(1000,))  # a partial refund: still overpaid, less so
+    assert world.exceptions("overpayment") == []
+    world.verify()
