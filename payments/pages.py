@@ -109,14 +109,13 @@ def resolve_statement(session: Session, token: str, now: datetime | None = None)
     return _resolve(session, _STATEMENT_BY_TOKEN, token, now)
 
 
-@dataclass
-class InvoiceView:
-    """Everything the invoice page and PDF show, as plain values."""
+class InvoiceColumns:
+    """An invoice row's columns as attributes (``view.number``), and what it still owes.
+
+    Mixed into the views that wrap a row (the invoice page here, the console's invoice list).
+    """
 
     row: Mapping[str, Any]
-    lines: list[Mapping[str, Any]]
-    status: str
-    days_overdue: int
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -130,6 +129,16 @@ class InvoiceView:
         if self.row["voided_at"] is not None:
             return 0
         return self.row["total"] - self.row["amount_paid"]
+
+
+@dataclass
+class InvoiceView(InvoiceColumns):
+    """Everything the invoice page and PDF show, as plain values."""
+
+    row: Mapping[str, Any]
+    lines: list[Mapping[str, Any]]
+    status: str
+    days_overdue: int
 
 
 def invoice_view(session: Session, row: RowMapping, today: date) -> InvoiceView:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from payments.invoices import status_of
 from payments.models import Customer, Invoice
+from payments.pages import InvoiceColumns
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
@@ -35,24 +36,12 @@ class Page:
 
 
 @dataclass(frozen=True)
-class InvoiceRow:
+class InvoiceRow(InvoiceColumns):
     """An invoice in the list, with its customer's name and its status as of today."""
 
     row: RowMapping
     status: str
     days_overdue: int
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.row[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def amount_due(self) -> int:
-        """Total minus what has been paid; nothing once void."""
-        row = self.row
-        return 0 if row["voided_at"] is not None else row["total"] - row["amount_paid"]
 
 
 def _like(text: str) -> str:
