@@ -111,3 +111,26 @@ def active(
 def is_expired(link: PayLink, now: datetime | None = None) -> bool:
     """True once the link's expiry has passed (links without expiry never expire)."""
     return link.expires_at is not None and link.expires_at <= (now or utcnow())
+
+
+def renewed_since_expiry(session: Session, token: str, scope: str) -> PayLink | None:
+    """The live link that replaced ``token``'s link after that one had expired, or None.
+
+    This is a customer pressing "email me a fresh link" a second time (a double click, a
+    reload, the back button): the first press revoked the expired link while issuing the new
+    one, in the same instant. Links revoked any other way (rotated while live, revoked by
+    staff) give None, so they keep the one 404 every dead token gets.
+    """
+    if not well_formed(token):
+        return None
+    old = session.scalar(select(PayLink).where(PayLink.token_hash == token_hash(token),
+                                               PayLink.scope == scope))
+    if (old is None or old.revoked_at is None or old.expires_at is None
+            or old.expires_at > old.revoked_at):
+        return None
+    target = ({"invoice_id": old.invoice_id} if old.invoice_id is not None
+              else {"customer_id": old.customer_id})
+    current = active(session, **target)
+    if current is None or current.created_at != old.revoked_at or is_expired(current):
+        return None
+    return current

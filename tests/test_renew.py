@@ -142,6 +142,39 @@ def test_the_button_emails_a_fresh_statement_link_that_works(mailing, db):
     assert client.get(path_of(inv["pay_url"])).status_code == 200  # the invoice link is untouched
 
 
+@pytest.mark.parametrize("which,action", [("pay_url", "/i/{}/renew"),
+                                          ("statement_url", "/s/{}/renew")])
+def test_pressing_the_button_again_mails_the_same_fresh_link_again(mailing, db, which, action):
+    client, api, inbox = mailing
+    inv = api.create()
+    old = inv[which] if which == "pay_url" else inv["customer"][which]
+    expire(db, old)
+    page = client.get(path_of(old)).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    first = client.post(action.format(token_of(old)), data={"csrf_token": csrf})
+    again = client.post(action.format(token_of(old)), data={"csrf_token": csrf})  # reload
+    assert first.status_code == again.status_code == 200
+    assert first.get_data() == again.get_data()  # "Check your email", not "link not valid"
+    fresh = [emailed_url(message) for _, message in inbox.received]
+    assert len(fresh) == 2 and fresh[0] == fresh[1] != old  # one fresh link, sent twice
+    assert client.get(path_of(old)).status_code == 404
+
+
+def test_a_link_revoked_while_live_is_not_renewed_by_the_button(mailing, db):
+    client, api, inbox = mailing
+    inv = api.create()
+    other = api.create(external_id="ERP-2", number="INV-0002")
+    expire(db, other["pay_url"])
+    page = client.get(path_of(other["pay_url"])).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    api.post(f"/invoices/{inv['id']}/link")  # rotated while it still worked: dead for good
+    response = client.post(path_of(inv["pay_url"]) + "/renew", data={"csrf_token": csrf})
+    assert response.status_code == 404 and inbox.received == []
+    expire(db, api.get(f"/invoices/{inv['id']}").get_json()["pay_url"])
+    response = client.post(path_of(inv["pay_url"]) + "/renew", data={"csrf_token": csrf})
+    assert response.status_code == 404 and inbox.received == []  # nor once its heir expired
+
+
 def test_without_the_csrf_token_nothing_is_sent(mailing, db):
     client, api, inbox = mailing
     inv = api.create()

@@ -7,7 +7,7 @@ import io
 import segno
 from flask import Response, render_template
 
-from payments import pages
+from payments import links, pages
 from portal import database, pdf, urls
 from portal.customer import bp
 from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
@@ -55,7 +55,11 @@ def invoice_renew(token: str):
     """Email a fresh link to the address on file, for an expired link only."""
     state, row = pages.resolve_invoice(database.session(), token)
     if state is pages.LinkState.NOT_FOUND:
-        return check(state, "expired.html")
+        renewed = links.renewed_since_expiry(database.session(), token, "invoice")
+        if renewed is None:
+            return check(state, "expired.html")
+        renew_invoice_link(renewed.invoice_id)  # pressed again: mail the fresh link again
+        return render_template("renewed.html", expired=True)
     if state is pages.LinkState.EXPIRED:
         renew_invoice_link(row["id"])
     return render_template("renewed.html", expired=state is pages.LinkState.EXPIRED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from payments import pages
+from payments import links, pages
 from portal import database, pdf, urls
 from portal.customer import bp
 from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
@@ -49,7 +49,11 @@ def statement_renew(token: str):
     """Email a fresh statement link to the address on file, for an expired link only."""
     state, row = pages.resolve_statement(database.session(), token)
     if state is pages.LinkState.NOT_FOUND:
-        return check(state, "expired.html")
+        renewed = links.renewed_since_expiry(database.session(), token, "statement")
+        if renewed is None:
+            return check(state, "expired.html")
+        renew_statement_link(renewed.customer_id)  # pressed again: mail the fresh link again
+        return render_template("renewed.html", expired=True)
     if state is pages.LinkState.EXPIRED:
         renew_statement_link(row["customer_id"])
     return render_template("renewed.html", expired=state is pages.LinkState.EXPIRED)
