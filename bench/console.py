@@ -1,20 +1,21 @@
 """Benchmark of the staff console's pages: p99 <= 100 ms with 100k invoices.
 
-Seeds a temporary SQLite database with N invoices (bench/data.py: customers, lines, pay links;
-four in five not fully paid), then what the console reads (bench/console_data.py): for every
-invoice paid in full or in part a payment with its attempt, allocation and ledger entry (one in
-fifty, and the last two days', left for staff to confirm), the ACH debits still clearing, and
-open and resolved reconciliation exceptions. Serves the portal with ``gunicorn -w 2`` (sync
-workers, no access log; bench/runner.py), logs a clerk in (the session cookie goes in wrk's
-Cookie header), then loads each console page whose endpoint is registered with ``wrk`` (detail
-pages on random ids), a warm-up and then DURATION seconds per page, and prints req/s, p50 and
-p99 against the target. A page whose endpoint does not exist is printed as "skipped". Last, the
-dashboard's book-wide KPIs timed in-process with a cold cache (what a worker pays once a
-minute), and the load average: on a shared machine, read the figures with it. wrk comes from
-``scripts/system-deps --bench``.
+Seeds a temporary SQLite database (or, with ``--database postgres``, a PostgreSQL database of
+its own, ``arportal_console_bench``, created and dropped) with N invoices (bench/data.py:
+customers, lines, pay links; four in five not fully paid), then what the console reads
+(bench/console_data.py): for every invoice paid in full or in part a payment with its attempt,
+allocation and ledger entry (one in fifty, and the last two days', left for staff to confirm),
+the ACH debits still clearing, and open and resolved reconciliation exceptions. Serves the
+portal with ``gunicorn -w 2`` (sync workers, no access log; bench/runner.py), logs a clerk in
+(the session cookie goes in wrk's Cookie header), then loads each console page whose endpoint
+is registered with ``wrk`` (detail pages on random ids), a warm-up and then DURATION seconds
+per page, and prints req/s, p50 and p99 against the target. A page whose endpoint does not
+exist is printed as "skipped". Last, the dashboard's book-wide KPIs timed in-process with a
+cold cache (what a worker pays once a minute), and the load average: on a shared machine, read
+the figures with it. wrk comes from ``scripts/system-deps --bench``.
 
     .venv/bin/python bench/console.py [-n 100000] [-d 8] [-c 4] [-t 2] [--warmup 2]
-        [--pages dashboard,...] [--keep]
+        [--pages dashboard,...] [--database sqlite|postgres] [--keep]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from payments.links import LinkKey  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
 
 TARGET_P99_MS = 100.0
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_NAME = "arportal_console_bench"
 # (label, endpoint): the console pages a clerk works in, in the order a day goes.
 PAGES = (("dashboard", "staff.dashboard"), ("confirmation queue", "staff.confirmations"),
          ("exceptions queue", "staff.exceptions"), ("invoice list", "staff.invoices"),
@@ -65,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pages", default="", help="only these pages, by label, comma-separated "
                    "(e.g. dashboard,invoice list) [all]")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs, paths)")
+    p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                   help="where the portal keeps its data [sqlite]")
     args = p.parse_args(argv)
     if args.invoices < 100:
         p.error("--invoices must be at least 100")
@@ -74,19 +79,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def prepare(tmp: Path, invoices: int) -> tuple[dict[str, str], dict[str, int]]:
+def database_url(kind: str, tmp: Path) -> str:
+    """A fresh, empty database of ``kind``."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'portal.db'}"
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME}")
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_NAME}")
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
+
+
+def _drop_pg() -> None:
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+    admin.dispose()
+
+
+def prepare(tmp: Path, invoices: int, kind: str) -> tuple[dict[str, str], dict[str, int]]:
     """Migrate and seed the database; return the servers' environment and what was seeded."""
     link_key = secrets.token_urlsafe(48)
     anchor = date.today()
-    engine = make_engine(f"sqlite:///{tmp / 'portal.db'}")
+    url = database_url(kind, tmp)
+    engine = make_engine(url)
     upgrade(engine)
     data.seed(engine, invoices, LinkKey(link_key.encode()), anchor)
     counts = seed_console_data(engine, anchor)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if kind == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
-    env = {"PORTAL_DATABASE_URL": f"sqlite:///{tmp / 'portal.db'}",
+    env = {"PORTAL_DATABASE_URL": url,
            "PORTAL_SECRET_KEY": secrets.token_urlsafe(48), "PORTAL_LINK_KEY": link_key,
            "PORTAL_INSTANCE_PATH": str(tmp), "PORTAL_PDF_CACHE_DIR": "", "PORTAL_REDIS_URL": "",
            "STRIPE_SECRET_KEY": ""}
@@ -199,8 +225,10 @@ def run_pages(tmp: Path, env: dict[str, str], pages: dict[str, list[str] | None]
 def report(args: argparse.Namespace, counts: dict[str, int],
            results: dict[str, runner.LoadResult | str]) -> None:
     """The table: req/s, p50, p99 per page, and each page against the target."""
-    print(f"\nstaff console on {counts['invoices']:,} invoices (SQLite), {counts['payments']:,} "
-          f"payments ({counts['unconfirmed']:,} to confirm), {counts['exceptions']} exceptions;"
+    database = "SQLite" if args.database == "sqlite" else "PostgreSQL"
+    print(f"\nstaff console on {counts['invoices']:,} invoices ({database}), "
+          f"{counts['payments']:,} payments ({counts['unconfirmed']:,} to confirm), "
+          f"{counts['exceptions']} exceptions;"
           f"\ngunicorn -w 2 sync, no access log; wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s per page after {args.warmup:g}s warm-up, logged in as a clerk")
     print(f"{'page':<20}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}"
@@ -221,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="portal-console-bench-"))
     try:
         started = time.perf_counter()
-        env, counts = prepare(tmp, args.invoices)
+        env, counts = prepare(tmp, args.invoices, args.database)
         print(f"seeded {counts['invoices']:,} invoices, {counts['payments']:,} payments in "
               f"{time.perf_counter() - started:.1f}s ({tmp})", flush=True)
         pages = {label: paths for label, paths in page_paths(env, counts, args.paths).items()
@@ -235,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            if args.database == "postgres":
+                _drop_pg()
     return 0
 
 

@@ -104,7 +104,8 @@ def _seed_invoices(conn: Connection, indexes: range, invoices: int, anchor: date
                        ln["unit_amount"], ln["amount"]) for ln in its_lines]
     conn.execute(insert(Invoice.__table__), rows)
     # Half a million plain rows: skip per-row parameter processing (no dates, nothing to adapt).
-    conn.exec_driver_sql(_LINES_SQL, line_rows)
+    sql = _LINES_SQL if conn.dialect.paramstyle == "qmark" else _LINES_SQL.replace("?", "%s")
+    conn.exec_driver_sql(sql, line_rows)
 
 
 def _links(invoices: int, customers: int, key: LinkKey, now: datetime) -> Iterator[dict]:
