@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from payments import events
 from payments.payment_models import PaymentAttempt
 from payments.reconcile import ATTEMPT_METADATA_KEY, Reading, ReadNeeded, read, sync_payment
-from payments.stripe_facts import intent_of  # noqa: F401  (re-exported: tests use it)
 from payments.stripe_gateway import StripeGateway
 
 StripeObject = dict[str, Any]

@@ -12,8 +12,8 @@ import requests
 from sqlalchemy import func, select, text
 
 from payments import events
-from payments.handlers import intent_of
 from payments.payment_models import EventFailure, Payment
+from payments.stripe_facts import intent_of
 from tests.integration.conftest import WEBHOOK_SECRET, session_id
 
 PAYMENTS = 4
