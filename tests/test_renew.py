@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from payments import links
 from payments.models import PayLink, utcnow
 from tests.conftest import Api, path_of, token_of
+from tests.mailbox import emailed_url, free_port
 
 ADDRESS = "ap@northwind.example"
 
@@ -29,34 +27,6 @@ def expire(db, url: str) -> None:
         session.execute(update(PayLink)
                         .where(PayLink.token_hash == links.token_hash(token_of(url)))
                         .values(expires_at=utcnow() - timedelta(minutes=1)))
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], object]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def inbox():
-    """A real SMTP server on a local port: ``(smtp_url, inbox)``."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", handler
-    controller.stop()
 
 
 @pytest.fixture
@@ -76,11 +46,6 @@ def press_the_button(client, url: str):
                      page.get_data(as_text=True))
     assert form, "the 410 page has a POST form with a CSRF token"
     return client.post(form.group(1), data={"csrf_token": form.group(2)})
-
-
-def emailed_url(message) -> str:
-    body = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"https://portal\.test/[is]/[A-Za-z0-9_-]{43}", body).group(0)
 
 
 # --- the 410 page --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from payments import audit, confirmations, staff_lists
@@ -18,9 +17,9 @@ from payments.payment_models import PaymentAttempt, ReconciliationException
 from portal.staff import invoices as invoice_views
 from tests.conftest import Api, path_of
 from tests.ledger_world import World
+from tests.mailbox import emailed_url, free_port
 from tests.staff_helpers import logged_in, make_staff, post
 from tests.test_event_refs import store_event
-from tests.test_renew import Inbox, emailed_url, free_port
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
 
@@ -280,16 +279,6 @@ def test_unknown_invoices_are_404(staff):
 
 
 # --- emailing the link ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def inbox():
-    """A real SMTP server on a local port: ``(smtp_url, inbox)``."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", handler
-    controller.stop()
 
 
 @pytest.fixture
