@@ -19,7 +19,8 @@ from tests.factories import invoice_body
 
 # One chromium for the whole session, shared by tests/browser and tests/integration; the
 # staff console fixtures (cheap password hashing).
-pytest_plugins = ["tests.playwright_fixtures", "tests.staff_helpers", "tests.mailbox"]
+pytest_plugins = ["tests.playwright_fixtures", "tests.staff_helpers", "tests.mailbox",
+                  "tests.ledger_world"]
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 LINK_KEY = "test-link-key-0123456789abcdef0123456789abcdef"

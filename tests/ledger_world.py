@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from payments import checkout, ledger, reconcile
@@ -109,3 +110,9 @@ class World:
         """``work(session, *args, **kwargs)`` in one transaction."""
         with self.db.transaction() as session:
             return work(session, *args, **kwargs)
+
+
+@pytest.fixture
+def world(api, db) -> World:
+    """A :class:`World` on the test's database, creating invoices through the API."""
+    return World(api, db)

@@ -14,11 +14,6 @@ CLERK = "clerk@acme.example"
 
 
 @pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
-
-
-@pytest.fixture
 def doc(client) -> dict:
     return client.get("/api/v1/openapi.json").get_json()
 

@@ -6,7 +6,6 @@ import io
 import threading
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from payments import confirmations as c
@@ -16,11 +15,6 @@ from payments.payment_models import ReconciliationException
 from tests.ledger_world import World
 
 CLERK, OTHER = "clerk@acme.example", "other@acme.example"
-
-
-@pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
 
 
 def _queue(world: World, **kwargs) -> c.QueuePage:

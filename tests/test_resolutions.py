@@ -27,11 +27,6 @@ from tests.ledger_world import World
 CLERK = "clerk@acme.example"
 
 
-@pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
-
-
 def _overpaid(world: World, first: int = 10000, second: int = 6000):
     """Invoice A (100.00) paid ``first`` by one payment, then ``second`` by another."""
     a = world.invoice("A", 10000)

@@ -19,7 +19,6 @@ from payments.staff_models import StaffUser
 from portal.staff import customers as customer_views
 from tests.conftest import path_of
 from tests.factories import lines_totalling
-from tests.ledger_world import World
 from tests.staff_helpers import logged_in, make_staff, post
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
@@ -33,11 +32,6 @@ def staff(app, db):
         make_staff(db, email, role)
     return {email.split("@")[0]: logged_in(app, email) for email in (
         "admin@acme.example", "clerk@acme.example", "other@acme.example", "viewer@acme.example")}
-
-
-@pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
 
 
 def page(client, path: str) -> str:

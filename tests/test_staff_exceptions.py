@@ -19,11 +19,6 @@ pytestmark = pytest.mark.usefixtures("cheap_hashing")
 
 
 @pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
-
-
-@pytest.fixture
 def staff(app, db):
     """Logged-in clients for a clerk and a viewer."""
     for role in ("clerk", "viewer"):

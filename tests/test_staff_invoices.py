@@ -16,7 +16,6 @@ from payments.models import PayLink, utcnow
 from payments.payment_models import PaymentAttempt, ReconciliationException
 from portal.staff import invoices as invoice_views
 from tests.conftest import Api, path_of
-from tests.ledger_world import World
 from tests.mailbox import emailed_url, free_port
 from tests.staff_helpers import logged_in, make_staff, post
 from tests.test_event_refs import store_event
@@ -30,11 +29,6 @@ def staff(app, db):
     for role in ("admin", "clerk", "viewer"):
         make_staff(db, f"{role}@acme.example", role)
     return {role: logged_in(app, f"{role}@acme.example") for role in ("admin", "clerk", "viewer")}
-
-
-@pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
 
 
 def page(client, path: str) -> str:

@@ -14,16 +14,10 @@ from sqlalchemy import select
 
 from payments.payment_models import ReconciliationException
 from payments.staff_models import AuditEntry
-from tests.ledger_world import World
 from tests.staff_helpers import logged_in, make_staff, post
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
 CLERK = "clerk@acme.example"
-
-
-@pytest.fixture
-def world(api, db) -> World:
-    return World(api, db)
 
 
 @pytest.fixture
