@@ -47,7 +47,7 @@ INDEXES = {
                               "currency, total, voided_at)",
     "ix_ledger_entries_created_at": "CREATE INDEX ix_ledger_entries_created_at "
                                     "ON ledger_entries (created_at)",
-    "ix_payments_pending": "CREATE INDEX ix_payments_pending ON payments (currency) "
+    "ix_payments_pending": "CREATE INDEX ix_payments_pending ON payments (currency, amount) "
                            "WHERE status = 'pending'",
     "ix_payments_unconfirmed": "CREATE INDEX ix_payments_unconfirmed ON payments (id) "
                                "WHERE status = 'succeeded' AND confirmed_at IS NULL",

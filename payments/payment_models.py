@@ -107,8 +107,8 @@ class Payment(Base):
         Index("ix_payments_attempt", "attempt_id"),
         Index("ix_payments_customer", "customer_id", "id"),
         # The dashboard's pending ACH and confirmation queue count (small partial indexes).
-        Index("ix_payments_pending", "currency", postgresql_where=text("status = 'pending'"),
-              sqlite_where=text("status = 'pending'")),
+        Index("ix_payments_pending", "currency", "amount",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
         Index("ix_payments_unconfirmed", "id",
               postgresql_where=text("status = 'succeeded' AND confirmed_at IS NULL"),
               sqlite_where=text("status = 'succeeded' AND confirmed_at IS NULL")),

@@ -28,7 +28,7 @@ def upgrade() -> None:
     op.create_index('ix_invoices_issue_date', 'invoices',
                     ['issue_date', 'currency', 'total', 'voided_at'])
     op.create_index('ix_ledger_entries_created_at', 'ledger_entries', ['created_at'])
-    op.create_index('ix_payments_pending', 'payments', ['currency'],
+    op.create_index('ix_payments_pending', 'payments', ['currency', 'amount'],
                     postgresql_where=PENDING, sqlite_where=PENDING)
     op.create_index('ix_payments_unconfirmed', 'payments', ['id'],
                     postgresql_where=UNCONFIRMED, sqlite_where=UNCONFIRMED)
