@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 
 from flask import current_app, jsonify, request
@@ -15,12 +13,9 @@ from payments.invoices import STATUSES, Conflict, status_clause, upsert_invoice,
 from payments.models import Customer, Invoice
 from payments.schemas import parse_invoice
 from portal import database
-from portal.api import bp
+from portal.api import bp, paging
 from portal.api.serialize import invoices_json
 from portal.errors import api_error
-from portal.urls import MAX_ROW_ID
-
-MAX_PAGE = 100
 
 
 def _policy():
@@ -68,17 +63,14 @@ def get(invoice_id: int):
 @bp.get("/invoices")
 def list_invoices():
     """Invoices in id order, filtered by ``status`` (comma-separated) and ``customer``."""
-    errors, query = {}, select(Invoice)
-    statuses = [s for s in request.args.get("status", "").split(",") if s]
-    if bad := [s for s in statuses if s not in STATUSES]:
-        errors["status"] = f"unknown status {bad[0]!r}; use one of {', '.join(STATUSES)}"
-    if statuses and not bad:
+    errors: dict[str, str] = {}
+    query = select(Invoice)
+    if wanted := paging.statuses(STATUSES, errors):
         today = datetime.now(UTC).date()
-        query = query.where(or_(*(status_clause(s, today) for s in statuses)))
+        query = query.where(or_(*(status_clause(s, today) for s in wanted)))
     if customer := request.args.get("customer"):
         query = query.join(Customer).where(Customer.external_id == customer)
-    after = _decode_cursor(request.args.get("cursor"), errors)
-    limit = _limit(request.args.get("limit"), errors)
+    after, limit = paging.position(errors)
     if errors:
         return api_error(422, "invalid query parameters", errors)
     session = database.session()
@@ -86,12 +78,7 @@ def list_invoices():
         query.where(Invoice.id > after).order_by(Invoice.id).limit(limit + 1)
         .options(selectinload(Invoice.lines), selectinload(Invoice.customer))
     ))
-    page, has_more = rows[:limit], len(rows) > limit
-    return jsonify({
-        "data": invoices_json(session, page),
-        "has_more": has_more,
-        "next_cursor": _encode_cursor(page[-1].id) if has_more else None,
-    })
+    return paging.respond(rows, limit, lambda page: invoices_json(session, page))
 
 
 @bp.post("/invoices/<id:invoice_id>/void")
@@ -117,35 +104,3 @@ def rotate_link(invoice_id: int):
             return api_error(404, "no such invoice")
         links.issue(session, _policy().key, invoice_id=invoice.id, ttl=_policy().ttl)
         return jsonify(_one(session, invoice))
-
-
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = raw.partition(":")
-        # isdigit() alone lets "²" through, and int("²") raises: ASCII digits only.
-        if version == "v1" and _is_number(value) and int(value) <= MAX_ROW_ID:
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError):
-        pass
-    errors["cursor"] = "not a cursor returned by this API"
-    return 0
-
-
-def _limit(raw: str | None, errors: dict[str, str]) -> int:
-    if raw is None:
-        return 50
-    if _is_number(raw) and 1 <= int(raw) <= MAX_PAGE:
-        return int(raw)
-    errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
-    return 50
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 20

@@ -11,10 +11,17 @@ from pydantic.json_schema import models_json_schema
 from payments.invoices import STATUSES
 from payments.payment_models import PAYMENT_STATUSES
 from payments.schemas import InvoiceIn
-from portal.api import bp
+from portal.api import bp, paging
 from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut, PaymentList
 
 REF = "#/components/schemas/{model}"
+# Every list endpoint pages the same way (portal/api/paging.py).
+_PAGE_PARAMETERS = (
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "schema": {
+        "type": "integer", "minimum": 1, "maximum": paging.MAX_PAGE,
+        "default": paging.DEFAULT_PAGE}},
+)
 
 
 def _json(schema: str) -> dict[str, Any]:
@@ -43,9 +50,7 @@ def _list_payments() -> dict[str, Any]:
             {"name": "confirmed", "in": "query",
              "schema": {"type": "string", "enum": ["true", "false"]},
              "description": "true: only payments staff confirmed; false: only the others."},
-            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "schema": {
-                "type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+            *_PAGE_PARAMETERS,
         ],
         "responses": {"200": {"description": "A page.", **_json("PaymentList")},
                       **_errors(401, 422)},
@@ -92,9 +97,7 @@ def document() -> dict[str, Any]:
                          "description": "Comma-separated: " + ", ".join(STATUSES) + "."},
                         {"name": "customer", "in": "query", "schema": {"type": "string"},
                          "description": "The customer's external_id."},
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                        *_PAGE_PARAMETERS,
                     ],
                     "responses": {"200": {"description": "A page.", **_json("InvoiceList")},
                                   **_errors(401, 422)},

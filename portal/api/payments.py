@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.confirmations import describe
 from payments.payment_models import PAYMENT_STATUSES, Payment
 from portal import database
-from portal.api import bp
-from portal.api.invoices import _decode_cursor, _encode_cursor, _limit
-from portal.api.serialize import _iso
+from portal.api import bp, paging
+from portal.api.serialize import iso
 from portal.errors import api_error
 
 CONFIRMED = {"true": True, "false": False}
@@ -27,12 +26,10 @@ CONFIRMED = {"true": True, "false": False}
 @bp.get("/payments")
 def list_payments():
     """Payments in id order, filtered by ``status`` (comma-separated) and ``confirmed``."""
-    errors, query = {}, select(Payment)
-    statuses = [s for s in request.args.get("status", "").split(",") if s]
-    if bad := [s for s in statuses if s not in PAYMENT_STATUSES]:
-        errors["status"] = f"unknown status {bad[0]!r}; use one of {', '.join(PAYMENT_STATUSES)}"
-    elif statuses:
-        query = query.where(Payment.status.in_(statuses))
+    errors: dict[str, str] = {}
+    query = select(Payment)
+    if wanted := paging.statuses(PAYMENT_STATUSES, errors):
+        query = query.where(Payment.status.in_(wanted))
     if confirmed := request.args.get("confirmed"):
         if confirmed not in CONFIRMED:
             errors["confirmed"] = "must be true or false"
@@ -40,19 +37,13 @@ def list_payments():
             query = query.where(Payment.confirmed_at.is_not(None))
         else:
             query = query.where(Payment.confirmed_at.is_(None))
-    after = _decode_cursor(request.args.get("cursor"), errors)
-    limit = _limit(request.args.get("limit"), errors)
+    after, limit = paging.position(errors)
     if errors:
         return api_error(422, "invalid query parameters", errors)
     session = database.session()
     rows = list(session.scalars(query.where(Payment.id > after).order_by(Payment.id)
                                 .limit(limit + 1)))
-    page, has_more = rows[:limit], len(rows) > limit
-    return jsonify({
-        "data": payments_json(session, page),
-        "has_more": has_more,
-        "next_cursor": _encode_cursor(page[-1].id) if has_more else None,
-    })
+    return paging.respond(rows, limit, lambda page: payments_json(session, page))
 
 
 def payments_json(session: Session, payments: list[Payment]) -> list[dict[str, Any]]:
@@ -64,8 +55,8 @@ def payments_json(session: Session, payments: list[Payment]) -> list[dict[str, A
             "id": p.id, "payment_intent_id": p.payment_intent_id, "charge_id": p.charge_id,
             "status": p.status, "method": p.method, "currency": p.currency, "amount": p.amount,
             "amount_refunded": p.amount_refunded, "amount_disputed": p.amount_disputed,
-            "confirmed_at": _iso(p.confirmed_at), "confirmed_by": p.confirmed_by,
-            "created_at": _iso(p.created_at),
+            "confirmed_at": iso(p.confirmed_at), "confirmed_by": p.confirmed_by,
+            "created_at": iso(p.created_at),
             "allocations": [{"invoice_id": line.invoice_id,
                              "external_id": line.invoice_external_id,
                              "number": line.invoice_number, "amount": line.amount,

@@ -40,14 +40,14 @@ def invoices_json(session: Session, invoices: list[Invoice]) -> list[dict[str, A
             "min_partial_amount": inv.min_partial_amount, "revision": inv.revision,
             "pay_url": pay, "pdf_url": f"{pay}/pdf" if pay else None,
             "qr_svg_url": f"{pay}/qr.svg" if pay else None,
-            "pay_url_expires_at": _iso(link.expires_at) if link else None,
+            "pay_url_expires_at": iso(link.expires_at) if link else None,
             "customer": {
                 "id": c.id, "external_id": c.external_id, "name": c.name, "email": c.email,
                 "statement_url": urls.statement_url(key.token(statement.nonce)) if statement
                 else None,
             },
-            "created_at": _iso(inv.created_at), "updated_at": _iso(inv.updated_at),
-            "voided_at": _iso(inv.voided_at),
+            "created_at": iso(inv.created_at), "updated_at": iso(inv.updated_at),
+            "voided_at": iso(inv.voided_at),
         })
     return out
 
@@ -63,5 +63,6 @@ def _active_links(session: Session, invoices: list[Invoice]):
     return by_invoice, by_customer
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as the API writes it (ISO 8601 with ``Z``), or None."""
     return value.isoformat().replace("+00:00", "Z") if value else None
