@@ -4,6 +4,7 @@ Stripe before its transaction). Shared by the confirmation and resolution tests.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,3 +117,25 @@ class World:
 def world(api, db) -> World:
     """A :class:`World` on the test's database, creating invoices through the API."""
     return World(api, db)
+
+
+def at_once(db, *works) -> list:
+    """Run each ``work(session)`` in its own transaction and thread, released together;
+    returns what each returned, or the exception it raised (two clerks at one moment)."""
+    barrier = threading.Barrier(len(works))
+    outcomes: list = [None] * len(works)
+
+    def run(i, work):
+        barrier.wait()
+        try:
+            with db.transaction() as session:
+                outcomes[i] = work(session)
+        except Exception as exc:  # noqa: BLE001  (the caller compares outcomes)
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from payments import confirmations as c
 from payments import resolutions
 from payments.models import utcnow
 from payments.payment_models import ReconciliationException
-from tests.ledger_world import World
+from tests.ledger_world import World, at_once
 
 CLERK, OTHER = "clerk@acme.example", "other@acme.example"
 
@@ -120,29 +119,12 @@ def test_a_refund_staff_sent_from_the_queue_is_not_news_after_confirmation(world
     world.verify()
 
 
-def _at_once(db, *works):
-    barrier = threading.Barrier(len(works))
-    outcomes: list = [None] * len(works)
-
-    def run(i, work):
-        barrier.wait()
-        with db.transaction() as session:
-            outcomes[i] = work(session)
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
-
-
 def test_two_clerks_confirming_at_once_confirm_each_payment_once(world, db):
     ids = [world.pay(f"pi_{n}", 100 + n) for n in range(6)]
     with db.transaction() as session:  # no exceptions in the way
         for exc in session.scalars(select(ReconciliationException)):
             resolutions.dismiss(session, exc.id, "test", CLERK)
-    mine, theirs = _at_once(db, lambda s: c.confirm(s, ids[:4], CLERK),
+    mine, theirs = at_once(db, lambda s: c.confirm(s, ids[:4], CLERK),
                             lambda s: c.confirm(s, list(reversed(ids[2:])), OTHER))
     confirmed = [x.payment_id for x in mine.confirmed + theirs.confirmed]
     assert sorted(confirmed) == ids  # every payment once: none twice, none lost

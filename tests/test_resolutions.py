@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +21,7 @@ from payments.payment_models import (
     ReconciliationException,
     StaffAllocationSet,
 )
-from tests.ledger_world import World
+from tests.ledger_world import World, at_once
 
 CLERK = "clerk@acme.example"
 
@@ -406,31 +405,11 @@ def test_an_overpaid_invoice_is_put_last_before_its_refund(world):
 # two clerks at once (PostgreSQL row locks; SQLite's writers queue)
 
 
-def _at_once(db, *works):
-    barrier = threading.Barrier(len(works))
-    outcomes: list = [None] * len(works)
-
-    def run(i, work):
-        barrier.wait()
-        try:
-            with db.transaction() as session:
-                outcomes[i] = work(session)
-        except Exception as exc:  # noqa: BLE001  (compared below)
-            outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
-
-
 def test_two_clerks_applying_one_exception_apply_it_once(world, db):
     j1, j2 = world.invoice("J1", 5000), world.invoice("J2", 5000)
     world.pay("pi_u", 5000)
     exc = world.exception("unmatched_payment")
-    outcomes = _at_once(db, *(lambda s, j=j: r.apply_to_invoice(s, exc, j, 5000, CLERK)
+    outcomes = at_once(db, *(lambda s, j=j: r.apply_to_invoice(s, exc, j, 5000, CLERK)
                               for j in (j1, j2)))
     assert sorted(type(o).__name__ for o in outcomes) == ["AlreadyResolved", "Resolved"]
     assert sorted(world.paid(j1, j2)) == [0, 5000]
@@ -445,7 +424,7 @@ def test_two_clerks_moving_money_of_one_payment_both_count(world, db):
         world.api.post(f"/invoices/{void}/void")
     world.pay("pi_v", 6000, reference)
     exc_b, exc_c = (e.id for e in world.exceptions("voided_invoice"))
-    outcomes = _at_once(db, lambda s: r.apply_to_invoice(s, exc_b, j1, 2000, CLERK),
+    outcomes = at_once(db, lambda s: r.apply_to_invoice(s, exc_b, j1, 2000, CLERK),
                         lambda s: r.apply_to_invoice(s, exc_c, j2, 1000, CLERK))
     assert [type(o).__name__ for o in outcomes] == ["Resolved", "Resolved"]
     assert world.paid(a, b, c, j1, j2) == [3000, 0, 0, 2000, 1000]
