@@ -10,8 +10,8 @@ import os
 
 from flask import Flask, request
 
-from payments import events
 from payments.db import Database
+from payments.events import event_store
 
 DB = Database(os.environ["PORTAL_DATABASE_URL"])
 SECRETS = [os.environ["STRIPE_WEBHOOK_SECRET"]]
@@ -33,9 +33,9 @@ def ready():
 def webhook():
     """Verify and store the event id; no handling at all."""
     try:
-        event = events.verify(request.get_data(), request.headers.get("Stripe-Signature"),
+        event = event_store.verify(request.get_data(), request.headers.get("Stripe-Signature"),
                               SECRETS)
-    except events.SignatureError:
+    except event_store.SignatureError:
         return {"error": "bad signature"}, 400
     with DB.engine.begin() as conn:
         conn.exec_driver_sql(INSERT, (event["id"],))

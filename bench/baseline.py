@@ -17,8 +17,8 @@ from flask import Blueprint, Flask, abort, render_template
 
 import portal
 from bench import data
-from payments.invoices import status_of
-from payments.pages import InvoiceView
+from payments.invoicing.status import status_of
+from payments.links.customer_pages import InvoiceView
 from portal import config, templating
 
 PORTAL = Path(portal.__file__).parent

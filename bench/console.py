@@ -43,7 +43,7 @@ from bench import data, runner  # noqa: E402
 from bench.console_data import PASSWORD, STAFF, seed_console_data  # noqa: E402
 from bench.pages import free_port  # noqa: E402
 from payments.db import make_engine  # noqa: E402
-from payments.links import LinkKey  # noqa: E402
+from payments.links.tokens import LinkKey  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
 
 TARGET_P99_MS = 100.0

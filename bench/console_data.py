@@ -9,16 +9,10 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from bench import data
-from payments import audit
-from payments import staff as accounts
-from payments.models import Invoice
-from payments.payment_models import (
-    Allocation,
-    LedgerEntry,
-    Payment,
-    PaymentAttempt,
-    ReconciliationException,
-)
+from payments.checkout.models import Allocation, PaymentAttempt
+from payments.invoicing.models import Invoice
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.staff import accounts, audit
 
 STAFF, PASSWORD = "clerk@bench.example", "bench password, not a secret"
 EXCEPTIONS, KINDS = 400, ("unmatched_payment", "overpayment", "reversal_after_confirmation")

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert
 
-from payments.links import LinkKey, token_hash
-from payments.models import Customer, Invoice, PayLink
+from payments.invoicing.models import Customer, Invoice
+from payments.links.models import PayLink
+from payments.links.tokens import LinkKey, token_hash
 
 # Invoices with a fixed shape, for the PDF timings (the others have 1 to 10 lines).
 WARMUP, TEN_LINES, BIG = 0, 1, 2

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 if __package__ in (None, ""):  # run as a script: make ``payments`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from payments import kpis  # noqa: E402
+from payments.console import kpis  # noqa: E402
 from payments.db import Database, make_engine  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
 

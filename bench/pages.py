@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from payments.db import make_engine
-from payments.links import LinkKey
+from payments.links.tokens import LinkKey
 from payments.migrate import upgrade
 
 if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable

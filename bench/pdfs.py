@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Flask
 
 from bench import data
-from payments import pages
-from payments.links import LinkKey
+from payments.links import customer_pages
+from payments.links.tokens import LinkKey
 from portal import create_app, database, pdf, urls
 from portal.customer.common import today
 
@@ -56,10 +56,10 @@ def render(app: Flask, key: LinkKey, i: int) -> float:
     """Milliseconds spent in ``portal.pdf.invoice_pdf`` for bench invoice ``i``."""
     token = data.invoice_token(key, i)
     with app.test_request_context(f"/i/{token}/pdf"):
-        state, row = pages.resolve_invoice(database.session(), token)
-        if state is not pages.LinkState.OK:
+        state, row = customer_pages.resolve_invoice(database.session(), token)
+        if state is not customer_pages.LinkState.OK:
             raise RuntimeError(f"bench invoice {i} does not resolve: {state}")
-        view = pages.invoice_view(database.session(), row, today())
+        view = customer_pages.invoice_view(database.session(), row, today())
         started = time.perf_counter()
         body = pdf.invoice_pdf(view, urls.pay_url(token))
         elapsed = (time.perf_counter() - started) * 1000

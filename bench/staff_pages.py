@@ -22,12 +22,17 @@ from sqlalchemy import insert, make_url, text
 
 if __package__ in (None, ""):  # run as a script: make ``payments`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from payments import customer_detail, invoice_detail, staff_lists  # noqa: E402
+from payments.console import (
+    customer_page,  # noqa: E402
+    invoice_page,  # noqa: E402
+    lists,  # noqa: E402
+)
 from payments.db import Database, make_engine  # noqa: E402
-from payments.links import LinkKey  # noqa: E402
+from payments.events.models import StripeEvent  # noqa: E402
+from payments.invoicing.models import Customer, Invoice  # noqa: E402
+from payments.ledger.models import LedgerEntry, Payment  # noqa: E402
+from payments.links.tokens import LinkKey  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
-from payments.models import Customer, Invoice  # noqa: E402
-from payments.payment_models import LedgerEntry, Payment, StripeEvent  # noqa: E402
 
 KEY = LinkKey(b"k" * 32)
 TODAY = date(2026, 6, 1)
@@ -135,12 +140,12 @@ def main() -> None:
     }
     with db.reader() as s:
         for label, kwargs in cases.items():
-            timed(label, lambda kw=kwargs: staff_lists.invoices(s, TODAY, **kw))
-        timed("customers, first page", lambda: staff_lists.customers(s))
-        timed("customers, deep page (keyset)", lambda: staff_lists.customers(s, cursor=9000))
-        timed("customers, search name", lambda: staff_lists.customers(s, q="customer 99"))
-        timed("invoice page", lambda: invoice_detail.load(s, n // 2 + 1, KEY, TODAY))
-        timed("customer page", lambda: customer_detail.load(s, 42, KEY, TODAY))
+            timed(label, lambda kw=kwargs: lists.invoices(s, TODAY, **kw))
+        timed("customers, first page", lambda: lists.customers(s))
+        timed("customers, deep page (keyset)", lambda: lists.customers(s, cursor=9000))
+        timed("customers, search name", lambda: lists.customers(s, q="customer 99"))
+        timed("invoice page", lambda: invoice_page.load(s, n // 2 + 1, KEY, TODAY))
+        timed("customer page", lambda: customer_page.load(s, 42, KEY, TODAY))
     db.dispose()
 
 

@@ -12,8 +12,8 @@ import urllib3
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from payments.models import Customer, Invoice, InvoiceLine
-from payments.payment_models import Allocation, PaymentAttempt
+from payments.checkout.models import Allocation, PaymentAttempt
+from payments.invoicing.models import Customer, Invoice, InvoiceLine
 
 AMOUNT = 12_500
 _HTTP = urllib3.PoolManager()

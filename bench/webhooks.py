@@ -31,10 +31,11 @@ import urllib.error  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench import runner, webhook_data  # noqa: E402
-from payments import events, ledger  # noqa: E402
 from payments.db import Database  # noqa: E402
+from payments.events import event_store  # noqa: E402
+from payments.ledger import ledger  # noqa: E402
+from payments.ledger.models import Payment  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
-from payments.payment_models import Payment  # noqa: E402
 
 SECRET = "whsec_bench_webhooks"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -54,7 +55,7 @@ def post_all(url: str, stream: list[dict], concurrency: int) -> tuple[float, lis
 
     def send(body: bytes) -> tuple[float, int]:
         request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Stripe-Signature": events.sign(body, SECRET)})
+            "Content-Type": "application/json", "Stripe-Signature": event_store.sign(body, SECRET)})
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 (local)
@@ -131,7 +132,7 @@ def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str]:
     log = open(tmp / "sandbox.log", "wb")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(runner.BENCH /
                              "gunicorn.conf.py"), "-w", "1", "-k", "gthread", "--threads", "8",
-                             "-b", f"127.0.0.1:{port}", "payments.sandbox:create_app()"],
+                             "-b", f"127.0.0.1:{port}", "stripe_sandbox:create_app()"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=runner.ROOT)
     runner.wait_ready(proc, f"http://127.0.0.1:{port}/_sandbox/", tmp / "sandbox.log")
     return proc, f"http://127.0.0.1:{port}"

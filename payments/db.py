@@ -17,6 +17,11 @@ class Base(DeclarativeBase):
     """Declarative base of every AR Portal table."""
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's SQL: ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 class Database:
     """One engine plus two session factories: ``reader`` for pages, ``writer`` for changes.
 

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from payments.invoices import LinkPolicy
-from payments.links import LinkKey
-from payments.stripe_gateway import StripeGateway
+from payments.links.policy import LinkPolicy
+from payments.links.tokens import LinkKey
+from payments.stripe.gateway import StripeGateway
 from portal import config as config_module
 from portal import database, errors, security, templating, urls, webhook
 from portal.extensions import csrf, limiter

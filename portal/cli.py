@@ -10,11 +10,11 @@ from flask import current_app
 from flask.cli import FlaskGroup, NoAppException
 from sqlalchemy.exc import IntegrityError
 
-from payments import apikeys, audit, sync
-from payments import ledger as ledger_module
-from payments import staff as accounts
+from payments.events import recovery
+from payments.ledger import ledger as ledger_module
 from payments.migrate import upgrade
-from payments.staff_models import ROLES
+from payments.staff import accounts, api_keys, audit
+from payments.staff.models import ROLES
 from portal import create_app, database
 from portal.config import ConfigError
 
@@ -58,7 +58,7 @@ def apikey_create(name: str) -> None:
     if not name.strip():
         raise click.BadParameter("an API key needs a name that is not blank", param_hint="NAME")
     with database.db().transaction() as session:
-        key, plaintext = apikeys.create(session, name, audit.CLI)
+        key, plaintext = api_keys.create(session, name, audit.CLI)
     click.echo(plaintext)
     click.echo(f"Created API key {key.id} ({name}). Store it now: it cannot be shown again.",
                err=True)
@@ -167,7 +167,7 @@ def ledger_verify() -> None:
     click.echo("Ledger verified: every invoice balance matches its entries.")
 
 
-from payments.sandbox.cli import sandbox_command  # noqa: E402
+from stripe_sandbox.cli import sandbox_command  # noqa: E402
 
 
 @cli.group("stripe")
@@ -183,7 +183,7 @@ def stripe_sync(since) -> None:
     gateway = current_app.extensions.get("portal.stripe")
     if gateway is None:
         raise click.ClickException("STRIPE_SECRET_KEY is not set")
-    report = sync.run(database.db(), gateway, since.replace(tzinfo=UTC) if since else None)
+    report = recovery.run(database.db(), gateway, since.replace(tzinfo=UTC) if since else None)
     if report.clamped:
         click.echo("Stripe keeps events for 30 days; syncing from "
                    f"{report.since:%Y-%m-%d %H:%M} UTC instead.", err=True)

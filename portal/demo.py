@@ -19,16 +19,16 @@ from flask import Flask, current_app
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from payments import audit, links
-from payments import staff as accounts
-from payments.invoices import upsert_invoice
+from payments.checkout.models import PaymentAttempt
+from payments.invoicing.models import Customer, Invoice
+from payments.invoicing.upsert import upsert_invoice
+from payments.links import tokens
 from payments.migrate import upgrade
-from payments.models import Customer, Invoice
-from payments.payment_models import PaymentAttempt
-from payments.sandbox import create_app as sandbox_app
-from payments.sandbox.app import DEFAULT_PORT as SANDBOX_PORT
+from payments.staff import accounts, audit
 from portal import create_app, database, demo_console, urls
 from portal.demo_data import sample_invoices
+from stripe_sandbox import create_app as sandbox_app
+from stripe_sandbox.app import DEFAULT_PORT as SANDBOX_PORT
 
 BUSINESS = {
     "PORTAL_BUSINESS_NAME": "Acme Supplies Ltd",
@@ -46,7 +46,7 @@ def seed(app: Flask) -> list[tuple[str, str]]:
             invoice = upsert_invoice(session, payload, policy).invoice
             out.append((f"{label} ({payload.number})", _live_url(session, invoice)))
         umbrella = session.query(Customer).filter_by(external_id="C-400").one()
-        link = links.active(session, customer_id=umbrella.id)
+        link = tokens.active(session, customer_id=umbrella.id)
         out.append(("Statement: Umbrella Health, three open invoices",
                     urls.statement_url(policy.key.token(link.nonce))))
     return out
@@ -54,9 +54,9 @@ def seed(app: Flask) -> list[tuple[str, str]]:
 
 def _live_url(session, invoice: Invoice) -> str:
     policy = current_app.extensions["portal.links"]
-    link = links.active(session, invoice_id=invoice.id)
-    if link is None or links.is_expired(link):
-        link, token = links.issue(session, policy.key, invoice_id=invoice.id, ttl=policy.ttl)
+    link = tokens.active(session, invoice_id=invoice.id)
+    if link is None or tokens.is_expired(link):
+        link, token = tokens.issue(session, policy.key, invoice_id=invoice.id, ttl=policy.ttl)
     return urls.pay_url(policy.key.token(link.nonce))
 
 

@@ -27,10 +27,14 @@ import stripe
 from flask import Flask
 from sqlalchemy import select
 
-from payments import audit, checkout, confirmations, links
-from payments.invoices import upsert_invoice
-from payments.models import Invoice
-from payments.payment_models import Allocation, Payment, PaymentAttempt
+from payments.checkout import start
+from payments.checkout.models import Allocation, PaymentAttempt
+from payments.confirmations import queue
+from payments.invoicing.models import Invoice
+from payments.invoicing.upsert import upsert_invoice
+from payments.ledger.models import Payment
+from payments.links import tokens
+from payments.staff import audit
 from portal import database, urls
 from portal.demo_data import DemoInvoice, console_invoices
 
@@ -133,9 +137,9 @@ def _upsert(app: Flask) -> list[DemoInvoice]:
             invoice = upsert_invoice(session, demo.payload, policy).invoice
             if demo.scenario == "open" or _done(session, demo, invoice):
                 continue
-            link = links.active(session, invoice_id=invoice.id)
-            if link is None or links.is_expired(link):
-                link, _token = links.issue(session, policy.key, invoice_id=invoice.id,
+            link = tokens.active(session, invoice_id=invoice.id)
+            if link is None or tokens.is_expired(link):
+                link, _token = tokens.issue(session, policy.key, invoice_id=invoice.id,
                                            ttl=policy.ttl)
             demo.path = urlsplit(urls.pay_url(policy.key.token(link.nonce))).path
             demo.invoice_id, demo.customer_id = invoice.id, invoice.customer_id
@@ -179,7 +183,7 @@ def _pay(pipe: Pipeline, demo: DemoInvoice, seeded: Seeded) -> None:
 def _unmatched(app: Flask, pipe: Pipeline, demo: DemoInvoice, seeded: Seeded) -> None:
     """Someone took the customer's payment in Stripe directly: no attempt in its metadata."""
     with app.app_context():
-        customer = checkout.stripe_customer(database.db().writer,
+        customer = start.stripe_customer(database.db().writer,
                                             app.extensions["portal.stripe"], demo.customer_id)
     session = pipe.stripe.v1.checkout.sessions.create({
         "mode": "payment", "customer": customer, "success_url": "https://example.com/thanks",
@@ -200,7 +204,7 @@ def _confirm(app: Flask, demos: list[DemoInvoice]) -> None:
             .join(Allocation, Allocation.attempt_id == PaymentAttempt.id)
             .where(Allocation.invoice_id.in_([d.invoice_id for d in demos]),
                    Payment.status == "succeeded", Payment.confirmed_at.is_(None))).all()
-        done = confirmations.confirm(session, ids, ACTOR.label)
+        done = queue.confirm(session, ids, ACTOR.label)
         for item in done.confirmed:
             audit.record(session, ACTOR, "payment.confirm", ("payment", item.payment_id),
                          item.before, item.after)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from payments.schemas import InvoiceIn
+from payments.invoicing.schemas import InvoiceIn
 
 NORTHWIND = ("C-100", "Northwind Traders", "ap@northwind.example")
 GLOBEX = ("C-200", "Globex Corporation", "payables@globex.example")

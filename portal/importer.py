@@ -10,8 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from payments import csv_import
-from payments.invoices import Conflict, upsert_invoice
+from payments.invoicing import csv_import
+from payments.invoicing.upsert import Conflict, upsert_invoice
 from portal import database
 
 

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from payments.pages import AGING_BUCKETS, InvoiceView, StatementView
+from payments.links.customer_pages import AGING_BUCKETS, InvoiceView, StatementView
 
 STATIC_ROOT = Path(__file__).parent / "static"
 _TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".ttf": "font/ttf",

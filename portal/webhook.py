@@ -11,7 +11,7 @@ from functools import partial
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from payments import events, handlers
+from payments.events import event_store, handlers
 from portal import database
 from portal.extensions import limiter
 
@@ -36,12 +36,13 @@ def stripe_webhook():
     if not secrets:
         return jsonify(error="STRIPE_WEBHOOK_SECRET is not configured"), 503
     try:
-        event = events.verify(request.get_data(), request.headers.get("Stripe-Signature"),
+        event = event_store.verify(request.get_data(), request.headers.get("Stripe-Signature"),
                               secrets)
-    except events.SignatureError as exc:
+    except event_store.SignatureError as exc:
         return jsonify(error=str(exc)), 400
     ctx = handlers.Context(current_app.extensions.get("portal.stripe"))
-    result = events.ingest(database.db(), event, partial(handlers.handle, ctx), source="webhook")
+    result = event_store.ingest(database.db(), event, partial(handlers.handle, ctx),
+                                source="webhook")
     if result.outcome == "failed":
         current_app.logger.error("Stripe event %s (%s) failed: %s", event["id"], event["type"],
                                  result.error)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from payments import notes, payment_models, staff_models  # noqa: F401  (truncated too)
+import payments.schema  # noqa: F401  (every table on Base.metadata: truncated too)
 from payments.db import Base, make_engine
 from payments.migrate import upgrade
 from tests.factories import invoice_body
@@ -129,10 +129,10 @@ def db(app):
 @pytest.fixture
 def api_key(app) -> str:
     """A fresh API key's plaintext."""
-    from payments import apikeys
+    from payments.staff import api_keys
 
     with app.extensions["portal.db"].transaction() as session:
-        _key, plaintext = apikeys.create(session, "tests")
+        _key, plaintext = api_keys.create(session, "tests")
     return plaintext
 
 

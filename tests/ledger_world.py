@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from payments import checkout, ledger, reconcile
-from payments.ledger import PaymentFacts, Reduction
-from payments.models import Invoice, utcnow
-from payments.payment_models import LedgerEntry, Payment, ReconciliationException
+from payments.checkout import start
+from payments.clock import utcnow
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger, reconcile
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.stripe.facts import PaymentFacts, Reduction
 from tests.factories import lines_totalling
 
 
@@ -42,7 +44,7 @@ class World:
         """Record a payment attempt as checkout does; returns its reference."""
         customer_id = self.customer_of(allocations[0][0])
         with self.db.transaction() as session:
-            begun = checkout.begin(session, customer_id, currency, allocations)
+            begun = start.begin(session, customer_id, currency, allocations)
             begun.attempt.status = "completed"  # so the next attempt is a new one
             return begun.attempt.reference
 

@@ -7,8 +7,7 @@ import re
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from payments import audit
-from payments import staff as accounts
+from payments.staff import accounts, audit
 
 PASSWORD = "correct horse battery staple"
 CHEAP = PasswordHasher.from_parameters(profiles.CHEAPEST)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from payments.amounts import AmountError, Payable, check_amount, check_together, parse_amount
+from payments.invoicing.amounts import (
+    AmountError,
+    Payable,
+    check_amount,
+    check_together,
+    parse_amount,
+)
 
 
 def _inv(**overrides) -> Payable:

@@ -12,7 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from payments.models import ApiKey, Customer, Invoice, InvoiceLine, PayLink, utcnow
+from payments.clock import utcnow
+from payments.invoicing.models import Customer, Invoice, InvoiceLine
+from payments.links.models import PayLink
+from payments.staff.models import ApiKey
 from tests.conftest import path_of
 from tests.factories import invoice_body, lines_totalling
 

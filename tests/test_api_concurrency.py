@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from payments.models import Customer, Invoice, InvoiceLine, PayLink
+from payments.invoicing.models import Customer, Invoice, InvoiceLine
+from payments.links.models import PayLink
 from tests.factories import invoice_body
 
 THREADS = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments import confirmations
+from payments.confirmations import queue
 from tests.conftest import Api
 from tests.ledger_world import World
 from tests.test_openapi import assert_documented, response_schema, validator
@@ -27,7 +27,7 @@ def _payments(world: World) -> dict[str, int]:
            "ach": world.pay("pi_ach", 400, world.attempt([(d, 400)]), status="pending"),
            "stray": world.pay("pi_stray", 700)}
     world.pay("pi_split", 5000, refunds=(500,))
-    world.run(confirmations.confirm, [ids["split"]], CLERK)
+    world.run(queue.confirm, [ids["split"]], CLERK)
     return ids
 
 

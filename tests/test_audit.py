@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from payments import audit
-from payments import staff as accounts
-from payments.payment_models import Payment, ReconciliationException
-from payments.staff_models import AuditEntry
+from payments.ledger.models import Payment, ReconciliationException
+from payments.staff import accounts, audit
+from payments.staff.models import AuditEntry
 from tests.staff_helpers import PASSWORD, logged_in, login, make_staff, post
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")

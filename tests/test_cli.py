@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import inspect, update
 
-from payments import ledger
 from payments.db import make_engine
-from payments.ledger import PaymentFacts
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger
+from payments.ledger.models import Payment
 from payments.migrate import current
-from payments.models import ApiKey, Invoice
-from payments.payment_models import Payment
+from payments.staff.models import ApiKey
+from payments.stripe.facts import PaymentFacts
 from portal import cli as cli_module
 from portal.cli import cli
 from tests.conftest import LINK_KEY

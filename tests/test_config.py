@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from payments import apikeys
+from payments.staff import api_keys
 from portal import create_app
 from portal.config import ConfigError
 from tests.conftest import LINK_KEY, Api, app_config, path_of
@@ -119,7 +119,7 @@ def test_settings_are_read_from_the_environment(env, start, database_url):
 
     client = app.test_client()
     with app.extensions["portal.db"].transaction() as session:
-        _key, plaintext = apikeys.create(session, "env")
+        _key, plaintext = api_keys.create(session, "env")
     invoice = Api(client, plaintext).create()
     assert invoice["pay_url"].startswith("https://pay.example.com/i/")
     assert invoice["pay_url_expires_at"] is None  # PORTAL_LINK_TTL_DAYS=0: never

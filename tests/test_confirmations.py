@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from payments import confirmations as c
-from payments import resolutions
-from payments.models import utcnow
-from payments.payment_models import ReconciliationException
+from payments.clock import utcnow
+from payments.confirmations import export
+from payments.confirmations import queue as c
+from payments.ledger.models import ReconciliationException
+from payments.resolutions import actions, refunds
 from tests.ledger_world import World, at_once
 
 CLERK, OTHER = "clerk@acme.example", "other@acme.example"
@@ -27,7 +28,7 @@ def test_the_queue_shows_succeeded_unconfirmed_payments_oldest_first(world):
     world.pay("pi_ach", 1000, world.attempt([(j, 1000)]), status="pending")
     unmatched = world.pay("pi_u", 700)
     staff = world.pay("pi_s", 4000)
-    world.run(resolutions.apply_to_invoice, world.exceptions()[-1].id, j, 4000, CLERK)
+    world.run(actions.apply_to_invoice, world.exceptions()[-1].id, j, 4000, CLERK)
     page = _queue(world)
     assert [d.payment.id for d in page.items] == [matched, unmatched, staff]
     assert page.next_cursor is None
@@ -109,8 +110,8 @@ def test_a_refund_staff_sent_from_the_queue_is_not_news_after_confirmation(world
     world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
     p2 = world.pay("pi_2", 6000, world.attempt([(a, 6000)]))
     exc = world.exception("overpayment")
-    request = world.run(resolutions.request_refund, exc, 6000, CLERK)
-    world.run(resolutions.record_refund, request, {"id": "re_pi_2_0", "status": "pending"},
+    request = world.run(refunds.request_refund, exc, 6000, CLERK)
+    world.run(refunds.record_refund, request, {"id": "re_pi_2_0", "status": "pending"},
               CLERK)
     assert [x.payment_id for x in world.run(c.confirm, [p2], CLERK).confirmed] == [p2]
     world.pay("pi_2", 6000, refunds=(6000,))  # the refund's own event arrives later
@@ -123,7 +124,7 @@ def test_two_clerks_confirming_at_once_confirm_each_payment_once(world, db):
     ids = [world.pay(f"pi_{n}", 100 + n) for n in range(6)]
     with db.transaction() as session:  # no exceptions in the way
         for exc in session.scalars(select(ReconciliationException)):
-            resolutions.dismiss(session, exc.id, "test", CLERK)
+            actions.dismiss(session, exc.id, "test", CLERK)
     mine, theirs = at_once(db, lambda s: c.confirm(s, ids[:4], CLERK),
                             lambda s: c.confirm(s, list(reversed(ids[2:])), OTHER))
     confirmed = [x.payment_id for x in mine.confirmed + theirs.confirmed]
@@ -134,9 +135,9 @@ def test_two_clerks_confirming_at_once_confirm_each_payment_once(world, db):
         assert world.payment(payment_id).confirmed_by == by
 
 
-def _export(world: World, **kwargs) -> list[c.ExportRow]:
+def _export(world: World, **kwargs) -> list[export.ExportRow]:
     with world.db.reader() as session:
-        return list(c.export_confirmed(session, **kwargs))
+        return list(export.export_confirmed(session, **kwargs))
 
 
 def test_confirmed_payments_export_one_row_per_allocation_net_of_refunds(world):
@@ -144,9 +145,9 @@ def test_confirmed_payments_export_one_row_per_allocation_net_of_refunds(world):
     two = world.pay("pi_two", 5000, world.attempt([(a, 3000), (b, 2000)]))
     world.pay("pi_two", 5000, refunds=(500,))
     part = world.pay("pi_part", 1500)
-    world.run(resolutions.apply_to_invoice, world.exception("unmatched_payment"), j, 1000,
+    world.run(actions.apply_to_invoice, world.exception("unmatched_payment"), j, 1000,
               CLERK)
-    world.run(resolutions.dismiss, world.exception("unmatched_payment"), "tip", CLERK)
+    world.run(actions.dismiss, world.exception("unmatched_payment"), "tip", CLERK)
     world.pay("pi_left", 100)  # not confirmed: not exported
     assert {x.payment_id for x in world.run(c.confirm, [two, part], CLERK).confirmed} \
         == {two, part}
@@ -155,7 +156,7 @@ def test_confirmed_payments_export_one_row_per_allocation_net_of_refunds(world):
         (two, "A", 3000, 3000), (two, "B", 2000, 1500),
         (part, "J", 1000, 1000), (part, None, 500, 500)]
     out = io.StringIO()
-    assert c.write_csv(rows, out) == 4
+    assert export.write_csv(rows, out) == 4
     lines = out.getvalue().split("\r\n")
     assert lines[0] == ("payment_id,confirmed_at,confirmed_by,invoice_external_id,"
                         "invoice_number,amount,net_amount,currency,method,payment_intent_id,"
@@ -168,11 +169,11 @@ def test_confirmed_payments_export_one_row_per_allocation_net_of_refunds(world):
 
 
 def test_the_export_reads_in_batches(world, monkeypatch):
-    monkeypatch.setattr(c, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(export, "EXPORT_BATCH", 2)
     ids = [world.pay(f"pi_{n}", 100 + n) for n in range(5)]
     with world.db.transaction() as session:
         for exc in session.scalars(select(ReconciliationException)):
-            resolutions.dismiss(session, exc.id, "test", CLERK)
+            actions.dismiss(session, exc.id, "test", CLERK)
     for payment_id in ids:  # confirmed one by one, and all at one instant
         world.run(c.confirm, [payment_id], CLERK)
     assert [x.payment_id for x in _export(world)] == ids

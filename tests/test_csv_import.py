@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from payments import csv_import, ledger
-from payments.ledger import PaymentFacts
-from payments.models import Customer, Invoice, InvoiceLine, PayLink
-from payments.payment_models import Payment
+from payments.invoicing import csv_import
+from payments.invoicing.models import Customer, Invoice, InvoiceLine
+from payments.ledger import ledger
+from payments.ledger.models import Payment
+from payments.links.models import PayLink
+from payments.stripe.facts import PaymentFacts
 from portal.cli import cli
 from tests.conftest import path_of
 

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from babel.dates import format_date
 
-from payments import ledger
-from payments.ledger import PaymentFacts
-from payments.payment_models import Payment
+from payments.ledger import ledger
+from payments.ledger.models import Payment
+from payments.stripe.facts import PaymentFacts
 from tests.conftest import Api, path_of, token_of
 from tests.factories import lines_totalling
 

@@ -11,10 +11,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from payments import audit, kpis, ledger
+from payments.console import kpis
 from payments.db import Database
-from payments.models import Invoice
-from payments.payment_models import Payment, ReconciliationException
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger
+from payments.ledger.models import Payment, ReconciliationException
+from payments.staff import audit
 from portal import demo_console
 from portal.demo import demo
 from portal.demo_data import console_invoices

@@ -7,10 +7,10 @@ import json
 
 from sqlalchemy import select, text
 
-from payments import events
 from payments.db import make_engine
+from payments.events import event_store
+from payments.events.models import StripeEvent
 from payments.migrate import upgrade
-from payments.payment_models import StripeEvent
 from tests.conftest import PG_URL
 
 
@@ -18,7 +18,7 @@ def store_event(db, event_id: str, kind: str, obj: dict, created: int, source="w
     """Store a Stripe event through the event store (its handler does nothing here)."""
     event = {"id": event_id, "object": "event", "type": kind, "created": created,
              "data": {"object": obj}}
-    assert events.ingest(db, event, lambda session, ev: None, source).outcome == "applied"
+    assert event_store.ingest(db, event, lambda session, ev: None, source).outcome == "applied"
 
 
 def test_events_are_filed_under_their_payment_intent_or_checkout_session(db):

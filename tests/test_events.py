@@ -9,9 +9,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from payments import events
-from payments.models import Customer
-from payments.payment_models import EventFailure, StripeEvent
+from payments.events import event_store
+from payments.events.models import EventFailure, StripeEvent
+from payments.invoicing.models import Customer
 
 SECRET = "whsec_test_current"
 OLD_SECRET = "whsec_test_previous"
@@ -29,8 +29,8 @@ def _payload(event: dict) -> bytes:
 def test_a_genuine_event_verifies_with_either_rotated_secret():
     body = _payload(_event())
     for secret in (SECRET, OLD_SECRET):
-        header = events.sign(body, secret)
-        assert events.verify(body, header, [SECRET, OLD_SECRET])["id"] == "evt_1"
+        header = event_store.sign(body, secret)
+        assert event_store.verify(body, header, [SECRET, OLD_SECRET])["id"] == "evt_1"
 
 
 @pytest.mark.parametrize("case", ["wrong secret", "tampered", "too old", "in the future",
@@ -40,16 +40,16 @@ def test_anything_else_is_refused(case):
     event = _event()
     body = _payload(event)
     now = int(time.time())
-    header = events.sign(body, SECRET, now)
+    header = event_store.sign(body, SECRET, now)
     secrets = [SECRET]
     if case == "wrong secret":
-        header = events.sign(body, "whsec_attacker", now)
+        header = event_store.sign(body, "whsec_attacker", now)
     elif case == "tampered":
         body = body.replace(b"pi_1", b"pi_2")
     elif case == "too old":
-        header = events.sign(body, SECRET, now - 301)
+        header = event_store.sign(body, SECRET, now - 301)
     elif case == "in the future":
-        header = events.sign(body, SECRET, now + 301)
+        header = event_store.sign(body, SECRET, now + 301)
     elif case == "no header":
         header = None
     elif case == "no v1":
@@ -60,9 +60,9 @@ def test_anything_else_is_refused(case):
         secrets = []
     elif case == "not an event":
         body = b"[1, 2]"
-        header = events.sign(body, SECRET, now)
-    with pytest.raises(events.SignatureError):
-        events.verify(body, header, secrets)
+        header = event_store.sign(body, SECRET, now)
+    with pytest.raises(event_store.SignatureError):
+        event_store.verify(body, header, secrets)
 
 
 def _counting_handler(calls: list[str]):
@@ -80,8 +80,8 @@ def _count(db, model) -> int:
 def test_an_event_is_stored_and_handled_once(db):
     calls: list[str] = []
     handler = _counting_handler(calls)
-    assert events.ingest(db, _event(), handler, "webhook").outcome == "applied"
-    assert events.ingest(db, _event(), handler, "webhook").outcome == "duplicate"
+    assert event_store.ingest(db, _event(), handler, "webhook").outcome == "applied"
+    assert event_store.ingest(db, _event(), handler, "webhook").outcome == "duplicate"
     assert calls == ["evt_1"]
     assert _count(db, StripeEvent) == 1 and _count(db, Customer) == 1
 
@@ -93,7 +93,7 @@ def test_a_failing_handler_leaves_nothing_and_the_redelivery_applies_once(db):
         raise RuntimeError("database went away")
 
     for attempt in (1, 2):
-        result = events.ingest(db, _event(), broken, "webhook")
+        result = event_store.ingest(db, _event(), broken, "webhook")
         assert result.outcome == "failed"
         assert _count(db, StripeEvent) == 0 and _count(db, Customer) == 0
         with db.reader() as session:
@@ -102,7 +102,7 @@ def test_a_failing_handler_leaves_nothing_and_the_redelivery_applies_once(db):
             assert "database went away" in failure.error_message
     calls: list[str] = []
     handler = _counting_handler(calls)
-    assert events.ingest(db, _event(), handler, "webhook").outcome == "applied"
+    assert event_store.ingest(db, _event(), handler, "webhook").outcome == "applied"
     with db.reader() as session:
         assert session.get(EventFailure, "evt_1").resolved_at is not None
     assert calls == ["evt_1"] and _count(db, Customer) == 1
@@ -116,7 +116,7 @@ def test_twenty_concurrent_deliveries_apply_once(db):
 
     def deliver():
         barrier.wait()
-        outcomes.append(events.ingest(db, _event(), handler, "webhook").outcome)
+        outcomes.append(event_store.ingest(db, _event(), handler, "webhook").outcome)
 
     threads = [threading.Thread(target=deliver) for _ in range(20)]
     for t in threads:

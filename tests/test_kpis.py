@@ -24,11 +24,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from payments import kpis, ledger
-from payments.kpis import Bucket, Takings
-from payments.ledger import PaymentFacts, Reduction
-from payments.models import Invoice
-from payments.payment_models import EventFailure, LedgerEntry, Payment, ReconciliationException
+from payments.console import kpis
+from payments.console.kpis import Bucket, Takings
+from payments.events.models import EventFailure
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.stripe.facts import PaymentFacts, Reduction
 from tests.factories import lines_totalling
 
 AS_OF = date(2024, 8, 1)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from payments import ledger
-from payments.ledger import PaymentFacts, Reduction
-from payments.models import Invoice
-from payments.payment_models import LedgerEntry, Payment
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger
+from payments.ledger.models import LedgerEntry, Payment
+from payments.stripe.facts import PaymentFacts, Reduction
 from tests.factories import lines_totalling
 
 

@@ -4,29 +4,29 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from payments import links
-from payments.models import PayLink
+from payments.links import tokens
+from payments.links.models import PayLink
 from tests.conftest import LINK_KEY, path_of, token_of
 
 
 def test_tokens_are_256_bit_url_safe_and_derived_from_the_nonce():
-    key = links.LinkKey(LINK_KEY.encode())
+    key = tokens.LinkKey(LINK_KEY.encode())
     nonce = secrets.token_bytes(32)
     token = key.token(nonce)
-    assert links.well_formed(token) and len(token) == 43
+    assert tokens.well_formed(token) and len(token) == 43
     assert key.token(nonce) == token  # re-derivable: the console can show it again
-    assert links.LinkKey(b"another-key-0123456789abcdef0123").token(nonce) != token
-    assert links.token_hash(token) == hashlib.sha256(token.encode()).digest()
+    assert tokens.LinkKey(b"another-key-0123456789abcdef0123").token(nonce) != token
+    assert tokens.token_hash(token) == hashlib.sha256(token.encode()).digest()
 
 
 def test_link_key_must_be_long():
     with pytest.raises(ValueError):
-        links.LinkKey(b"short")
+        tokens.LinkKey(b"short")
 
 
 @pytest.mark.parametrize("bad", ["", "a" * 42, "a" * 44, "a" * 42 + "!", "../" * 15])
 def test_malformed_tokens_are_refused_without_a_lookup(bad):
-    assert not links.well_formed(bad)
+    assert not tokens.well_formed(bad)
 
 
 def test_database_holds_only_hash_and_nonce(api, db):
@@ -38,7 +38,7 @@ def test_database_holds_only_hash_and_nonce(api, db):
     for row in rows:
         stored = repr([getattr(row, c.key) for c in PayLink.__table__.columns])
         assert token not in stored
-    assert any(r.token_hash == links.token_hash(token) for r in rows)
+    assert any(r.token_hash == tokens.token_hash(token) for r in rows)
 
 
 def test_rotating_kills_the_old_link_and_keeps_one_active(api, client, db):

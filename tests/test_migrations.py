@@ -5,8 +5,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from payments.db import Base, make_engine
+from payments.invoicing.models import Invoice
 from payments.migrate import current
-from payments.models import Invoice
 
 
 def test_migrations_match_the_models(database_url):

@@ -13,8 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from payments import links
-from payments.models import PayLink, utcnow
+from payments.clock import utcnow
+from payments.links import tokens
+from payments.links.models import PayLink
 from tests.conftest import Api, path_of, token_of
 from tests.mailbox import emailed_url, free_port
 
@@ -25,7 +26,7 @@ def expire(db, url: str) -> None:
     """Let the link behind ``url`` run out (as if its TTL had passed)."""
     with db.transaction() as session:
         session.execute(update(PayLink)
-                        .where(PayLink.token_hash == links.token_hash(token_of(url)))
+                        .where(PayLink.token_hash == tokens.token_hash(token_of(url)))
                         .values(expires_at=utcnow() - timedelta(minutes=1)))
 
 

@@ -12,15 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from payments import resolutions as r
-from payments.models import Customer
-from payments.payment_models import (
-    CustomerCredit,
-    LedgerEntry,
-    Payment,
-    ReconciliationException,
-    StaffAllocationSet,
-)
+from payments.invoicing.models import Customer
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException, StaffAllocationSet
+from payments.resolutions import actions as r
+from payments.resolutions import refunds
+from payments.resolutions.models import CustomerCredit
 from tests.ledger_world import World, at_once
 
 CLERK = "clerk@acme.example"
@@ -309,17 +305,17 @@ def test_a_small_overpayment_written_off(world):
 
 
 def test_a_small_reversal_after_confirmation_written_off(world):
-    from payments import confirmations
+    from payments.confirmations import queue
 
     a = world.invoice("A", 10000)
     pid = world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
-    world.run(confirmations.confirm, [pid], CLERK)
+    world.run(queue.confirm, [pid], CLERK)
     world.pay("pi_1", 10000, refunds=(5,))
     exc = world.exception("reversal_after_confirmation")
     with pytest.raises(r.WrongKind):
         world.run(r.apply_to_invoice, exc, a, 5, CLERK)
     with pytest.raises(r.WrongKind):
-        world.run(r.request_refund, exc, 5, CLERK)
+        world.run(refunds.request_refund, exc, 5, CLERK)
     world.run(r.write_off, exc, 5, CLERK, max_amount=100)
     assert world.paid(a) == [10000]
     world.verify()
@@ -372,18 +368,18 @@ def test_a_refund_in_progress_blocks_other_actions_until_it_is_finished(world):
     j = world.invoice("J", 9000)
     world.pay("pi_u", 5000)
     exc = world.exception("unmatched_payment")
-    request = world.run(r.request_refund, exc, 5000, CLERK)
+    request = world.run(refunds.request_refund, exc, 5000, CLERK)
     assert request.idempotency_key == f"portal-exception-{exc}-refund-5000"
     assert request.after["resolution"]["state"] == "requested"
     with pytest.raises(r.RefundInProgress, match="retry"):
         world.run(r.apply_to_invoice, exc, j, 100, CLERK)
     with pytest.raises(r.RefundInProgress):
-        world.run(r.request_refund, exc, 4000, CLERK)
-    again = world.run(r.request_refund, exc, 5000, CLERK)  # a retry resumes the same refund
+        world.run(refunds.request_refund, exc, 4000, CLERK)
+    again = world.run(refunds.request_refund, exc, 5000, CLERK)  # a retry resumes the same refund
     assert again.idempotency_key == request.idempotency_key
-    world.run(r.record_refund, request, {"id": "re_x", "status": "succeeded"}, CLERK)
+    world.run(refunds.record_refund, request, {"id": "re_x", "status": "succeeded"}, CLERK)
     with pytest.raises(r.AlreadyResolved, match="re_x"):
-        world.run(r.record_refund, request, {"id": "re_x", "status": "succeeded"}, CLERK)
+        world.run(refunds.record_refund, request, {"id": "re_x", "status": "succeeded"}, CLERK)
     assert _resolution(world, exc)["refund_id"] == "re_x"
 
 
@@ -392,7 +388,7 @@ def test_an_overpaid_invoice_is_put_last_before_its_refund(world):
     world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
     world.pay("pi_2", 8000, world.attempt([(a, 6000), (k, 2000)]))
     exc = world.exception("overpayment")
-    world.run(r.request_refund, exc, 6000, CLERK)
+    world.run(refunds.request_refund, exc, 6000, CLERK)
     with world.db.reader() as session:
         current = session.scalar(select(StaffAllocationSet).where(
             StaffAllocationSet.superseded_at.is_(None)))
@@ -436,12 +432,13 @@ def test_two_clerks_moving_money_of_one_payment_both_count(world, db):
 
 
 def test_moving_a_confirmed_payments_money_sends_it_back_to_the_confirmation_queue(world, db):
-    from payments import confirmations
-    from payments.models import Invoice, utcnow
+    from payments.clock import utcnow
+    from payments.confirmations import queue
+    from payments.invoicing.models import Invoice
 
     a, b, j = world.invoice("A", 3000), world.invoice("B", 2000), world.invoice("J", 2000)
     pid = world.pay("pi_1", 5000, world.attempt([(a, 3000), (b, 2000)]))
-    world.run(confirmations.confirm, [pid], CLERK)
+    world.run(queue.confirm, [pid], CLERK)
     with db.transaction() as session:  # voided behind the API's back (it refuses: paid)
         session.execute(update(Invoice).where(Invoice.id == b).values(voided_at=utcnow()))
     world.pay("pi_1", 5000)
@@ -458,8 +455,8 @@ def test_a_voided_invoices_share_is_refunded_off_that_invoice(world):
     reference = world.attempt([(b, 2000), (a, 3000)])  # B first: a refund would hit A
     world.api.post(f"/invoices/{b}/void")
     world.pay("pi_v", 5000, reference)
-    request = world.run(r.request_refund, world.exception("voided_invoice"), 2000, CLERK)
-    world.run(r.record_refund, request, {"id": "re_pi_v_0", "status": "succeeded"}, CLERK)
+    request = world.run(refunds.request_refund, world.exception("voided_invoice"), 2000, CLERK)
+    world.run(refunds.record_refund, request, {"id": "re_pi_v_0", "status": "succeeded"}, CLERK)
     world.pay("pi_v", 5000, refunds=(2000,))
     assert world.paid(a, b) == [3000, 0]
     world.verify()
@@ -469,8 +466,9 @@ def test_a_refund_sent_but_not_yet_heard_of_is_not_applied_again(world):
     j, k = world.invoice("J", 3000), world.invoice("K", 5000)
     world.pay("pi_u", 5000)
     first = world.run(r.apply_to_invoice, world.exception("unmatched_payment"), j, 3000, CLERK)
-    request = world.run(r.request_refund, first.follow_up_id, 1000, CLERK)
-    done = world.run(r.record_refund, request, {"id": "re_pi_u_0", "status": "pending"}, CLERK)
+    request = world.run(refunds.request_refund, first.follow_up_id, 1000, CLERK)
+    done = world.run(refunds.record_refund, request, {"id": "re_pi_u_0", "status": "pending"},
+                     CLERK)
     rest = done.follow_up_id
     with pytest.raises(r.ResolutionError, match=r"only \$10.00 is left"):
         world.run(r.apply_to_invoice, rest, k, 1001, CLERK)
@@ -484,8 +482,8 @@ def test_a_refund_sent_but_not_yet_heard_of_is_not_applied_again(world):
 
 def test_money_meant_for_an_invoice_in_another_currency_refunded(world):
     a, _b, exc = _mismatched(world)
-    request = world.run(r.request_refund, exc, 2000, CLERK)
-    world.run(r.record_refund, request, {"id": "re_pi_c_0", "status": "succeeded"}, CLERK)
+    request = world.run(refunds.request_refund, exc, 2000, CLERK)
+    world.run(refunds.record_refund, request, {"id": "re_pi_c_0", "status": "succeeded"}, CLERK)
     world.pay("pi_c", 5000, refunds=(2000,))
     assert world.paid(a) == [3000]
     assert world.exceptions() == []
@@ -493,7 +491,7 @@ def test_money_meant_for_an_invoice_in_another_currency_refunded(world):
 
 
 def test_an_exception_closed_with_a_plain_note_is_already_resolved(world, db):
-    from payments.models import utcnow
+    from payments.clock import utcnow
 
     world.pay("pi_u", 5000)
     exc = world.exception("unmatched_payment")
@@ -517,7 +515,7 @@ _RUNS = itertools.count()
 def test_any_mix_of_applying_crediting_and_refunds_keeps_the_money_whole(world, ops):
     """An unmatched payment of 100.00 applied, credited and refunded in any order: the ledger
     verifies, a repeated sync adds nothing, and refunds take unapplied money first."""
-    from payments.resolution_core import credited, nets
+    from payments.resolutions.core import credited, nets
 
     n = next(_RUNS)
     invoices = [world.invoice(f"H{n}-{i}", 100000) for i in range(3)]
@@ -553,8 +551,8 @@ def test_an_overpayment_back_after_its_refund_failed_is_raised_again(world):
     world.pay("pi_1", 10000, world.attempt([(a, 10000)]))
     world.pay("pi_2", 6000, world.attempt([(a, 6000)]))
     first = world.exception("overpayment")
-    request = world.run(r.request_refund, first, 6000, CLERK)
-    world.run(r.record_refund, request, {"id": "re_pi_2_0", "status": "pending"}, CLERK)
+    request = world.run(refunds.request_refund, first, 6000, CLERK)
+    world.run(refunds.record_refund, request, {"id": "re_pi_2_0", "status": "pending"}, CLERK)
     world.pay("pi_2", 6000, refunds=(6000,))
     assert world.paid(a) == [10000] and world.exceptions("overpayment") == []
     # Days later the bank returns the refund: the invoice is overpaid again, and staff must

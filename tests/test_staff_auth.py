@@ -13,10 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from payments import login_throttle
-from payments import staff as accounts
-from payments.models import utcnow
-from payments.staff_models import StaffUser
+from payments.clock import utcnow
+from payments.staff import accounts, throttle
+from payments.staff.models import StaffUser
 from portal.staff.auth import THROTTLED, WRONG
 from tests.staff_helpers import PASSWORD, csrf_token, logged_in, login, make_staff, post
 
@@ -95,7 +94,7 @@ def test_a_guesser_is_throttled_per_account_and_address_but_the_user_still_gets_
 
 
 def test_an_address_spraying_many_accounts_is_throttled_per_address(app_factory, db):
-    app = app_factory(STAFF_LOGIN_BUDGET=login_throttle.Budget(per_account_ip=5, per_ip=8))
+    app = app_factory(STAFF_LOGIN_BUDGET=throttle.Budget(per_account_ip=5, per_ip=8))
     make_staff(db, ALICE, "viewer")
     attacker = app.test_client()
     for n in range(8):
@@ -117,12 +116,12 @@ def test_a_success_forgives_earlier_typos(app, alice):
 
 
 def test_the_budget_comes_back_after_the_window_and_refusals_do_not_extend_it(db):
-    budget = login_throttle.Budget(per_account_ip=2, per_ip=10, window=timedelta(minutes=15))
+    budget = throttle.Budget(per_account_ip=2, per_ip=10, window=timedelta(minutes=15))
     start = utcnow()
 
     def attempt(minutes: int) -> bool:
         with db.transaction() as session:
-            return login_throttle.begin(session, ALICE, ATTACKER_IP, budget,
+            return throttle.begin(session, ALICE, ATTACKER_IP, budget,
                                         now=start + timedelta(minutes=minutes)).allowed
 
     assert attempt(0) and attempt(1)
@@ -243,13 +242,13 @@ def test_a_hash_with_old_parameters_is_replaced_at_login(app, db, alice):
 def test_a_burst_of_parallel_guesses_gets_no_more_than_the_budget(db):
     # On PostgreSQL the transactions overlap for real; without the lock on the address every
     # guess of a burst would count only itself and pass.
-    budget = login_throttle.Budget(per_account_ip=5, per_ip=50)
+    budget = throttle.Budget(per_account_ip=5, per_ip=50)
     barrier, allowed = threading.Barrier(12), []
 
     def guess() -> None:
         barrier.wait()
         with db.transaction() as session:
-            allowed.append(login_throttle.begin(session, ALICE, ATTACKER_IP, budget).allowed)
+            allowed.append(throttle.begin(session, ALICE, ATTACKER_IP, budget).allowed)
 
     threads = [threading.Thread(target=guess) for _ in range(12)]
     for thread in threads:

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from payments import staff as accounts
-from payments.staff_models import AuditEntry, StaffUser
+from payments.staff import accounts
+from payments.staff.models import AuditEntry, StaffUser
 from portal.cli import cli
 from portal.demo import DEMO_STAFF, seed_staff
 from tests.staff_helpers import PASSWORD, logged_in, login

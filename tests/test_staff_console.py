@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from payments.payment_models import Payment, ReconciliationException
+from payments.ledger.models import Payment, ReconciliationException
 from tests.staff_helpers import PASSWORD, logged_in, make_staff, post
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from payments import audit, customer_detail
-from payments import notes as customer_notes
-from payments.payment_models import LedgerEntry
-from payments.staff_models import StaffUser
+from payments.console import customer_page
+from payments.console import notes as customer_notes
+from payments.ledger.models import LedgerEntry
+from payments.staff import audit
+from payments.staff.models import StaffUser
 from portal.staff import customers as customer_views
 from tests.conftest import path_of
 from tests.factories import lines_totalling
@@ -139,22 +140,22 @@ def test_average_days_to_pay_and_days_late_by_hand(api, world, db, staff):
     world.pay("pi_h", 300, world.attempt([(h, 300)]))
     customer_id = world.customer_of(a)
     with db.reader() as session:
-        habits = customer_detail.paying_habits(session, customer_id)
+        habits = customer_page.paying_habits(session, customer_id)
     # (20 + 40 + 45 + 30) / 4 = 33.75 → 33.8; late: (10 + 15) / 2 = 12.5
-    assert habits == customer_detail.PayingHabits(paid=4, late=2, days_to_pay=Decimal("33.8"),
+    assert habits == customer_page.PayingHabits(paid=4, late=2, days_to_pay=Decimal("33.8"),
                                                   days_late=Decimal("12.5"))
     body = page(staff["viewer"], f"/staff/customers/{customer_id}")
     assert re.search(r"<strong>33\.8</strong> days <span class=\"muted\">over 4 fully paid", body)
     assert re.search(r"2 of 4, on average <strong>12\.5</strong> days after the due date", body)
-    assert customer_detail.PAID_DATE_DEFINITION in body.replace("&#39;", "'")
+    assert customer_page.PAID_DATE_DEFINITION in body.replace("&#39;", "'")
     assert "paid date − issue date" in body and "paid date − due date" in body
 
 
 def test_no_paid_invoice_means_no_average(api, db):
     customer_id = customer(api, "NEW", "New Customer")
     with db.reader() as session:
-        assert customer_detail.paying_habits(session, customer_id) == \
-            customer_detail.PayingHabits(0, 0, None, None)
+        assert customer_page.paying_habits(session, customer_id) == \
+            customer_page.PayingHabits(0, 0, None, None)
 
 
 # --- the customer page ---------------------------------------------------------------------------

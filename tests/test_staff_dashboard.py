@@ -11,9 +11,9 @@ from datetime import date
 
 import pytest
 
-from payments import kpis
+from payments.console import kpis
+from payments.ledger.models import Payment
 from payments.money import format_money
-from payments.payment_models import Payment
 from portal.staff import charts, dashboard
 from tests.staff_helpers import logged_in, make_staff
 from tests.test_kpis import AS_OF, book  # noqa: F401  (the hand-checked book fixture)

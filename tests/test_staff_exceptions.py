@@ -10,7 +10,8 @@ import pytest
 import stripe
 from sqlalchemy import select
 
-from payments.payment_models import CustomerCredit, ReconciliationException
+from payments.ledger.models import ReconciliationException
+from payments.resolutions.models import CustomerCredit
 from tests.ledger_world import World
 from tests.staff_helpers import logged_in, make_staff, post
 from tests.test_staff_queues import CLERK, audit_entries, followed, text_of

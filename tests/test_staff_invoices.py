@@ -11,9 +11,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from payments import audit, confirmations, staff_lists
-from payments.models import PayLink, utcnow
-from payments.payment_models import PaymentAttempt, ReconciliationException
+from payments.checkout.models import PaymentAttempt
+from payments.clock import utcnow
+from payments.confirmations import queue
+from payments.console import lists
+from payments.ledger.models import ReconciliationException
+from payments.links.models import PayLink
+from payments.staff import audit
 from portal.staff import invoices as invoice_views
 from tests.conftest import Api, path_of
 from tests.mailbox import emailed_url, free_port
@@ -110,8 +114,8 @@ def test_the_list_pages_by_keyset_to_the_end(world, staff, monkeypatch):
 def test_keyset_pages_follow_search_and_filter(world, db):
     ids = [world.invoice(f"K-{n}", 100, customer=f"C{n % 2}") for n in range(6)]
     with db.reader() as session:
-        first = staff_lists.invoices(session, date.today(), "customer c1", limit=2)
-        second = staff_lists.invoices(session, date.today(), "customer c1",
+        first = lists.invoices(session, date.today(), "customer c1", limit=2)
+        second = lists.invoices(session, date.today(), "customer c1",
                                       cursor=first.next_cursor, limit=2)
     assert [r.id for r in first.rows] == [ids[5], ids[3]]
     assert [r.id for r in second.rows] == [ids[1]] and second.next_cursor is None
@@ -154,7 +158,7 @@ def test_the_invoice_page_shows_lines_ledger_payments_events_and_exceptions(api,
                             .values(checkout_session_id=checkout))
         session.add(ReconciliationException(kind="overpayment", cause="over:test",
                                             invoice_id=inv["id"], amount=150, currency="USD"))
-    world.run(confirmations.confirm, [card], "clerk@acme.example")
+    world.run(queue.confirm, [card], "clerk@acme.example")
     store_timeline(db)
     body = page(staff["viewer"], f"/staff/invoices/{inv['id']}")
     assert "Invoice INV-0001" in body and "Northwind Traders" in body

@@ -12,8 +12,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from payments.payment_models import ReconciliationException
-from payments.staff_models import AuditEntry
+from payments.ledger.models import ReconciliationException
+from payments.staff.models import AuditEntry
 from tests.staff_helpers import logged_in, make_staff, post
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")

@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from payments import audit
-from payments import staff as accounts
+from payments.staff import accounts, audit
 from portal.staff.roles import PUBLIC_ATTR, role_of
 from tests.staff_helpers import csrf_token, logged_in, make_staff, post
 

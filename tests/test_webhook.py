@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import func, select
 
-from payments import events
-from payments.payment_models import EventFailure, StripeEvent
+from payments.events import event_store
+from payments.events.models import EventFailure, StripeEvent
 
 SECRET = "whsec_test_webhook"
 
@@ -16,7 +16,7 @@ SECRET = "whsec_test_webhook"
 def _post(client, event: dict, secret: str = SECRET, timestamp: int | None = None):
     body = json.dumps(event).encode()
     return client.post("/stripe/webhook", data=body, content_type="application/json",
-                       headers={"Stripe-Signature": events.sign(body, secret, timestamp)})
+                       headers={"Stripe-Signature": event_store.sign(body, secret, timestamp)})
 
 
 def _event(type_: str = "invoice.created", event_id: str = "evt_w1") -> dict:

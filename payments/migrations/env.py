@@ -2,20 +2,14 @@
 
 from alembic import context
 
-from payments import (  # noqa: F401  (every table on Base.metadata)
-    models,
-    notes,
-    payment_models,
-    staff_models,
-)
-from payments.db import Base
+from payments.schema import metadata
 
 engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, request
 
-from payments import apikeys
+from payments.staff import api_keys
 from portal import database
 from portal.errors import api_error
 
@@ -19,12 +19,12 @@ def _authenticate():
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     found = None
     if scheme.lower() == "bearer" and key.strip():
-        found = apikeys.authenticate(database.session(), key.strip())
+        found = api_keys.authenticate(database.session(), key.strip())
     if found is not None:
         g.api_key_id = found.id
-        if apikeys.needs_touch(found):
+        if api_keys.needs_touch(found):
             with database.db().transaction() as session:
-                apikeys.touch(session, found.id)
+                api_keys.touch(session, found.id)
         return None
     response, status = api_error(401, "missing or invalid API key")
     response.headers["WWW-Authenticate"] = 'Bearer realm="ar-portal"'

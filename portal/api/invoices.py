@@ -8,10 +8,11 @@ from flask import current_app, jsonify, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from payments import links
-from payments.invoices import STATUSES, Conflict, status_clause, upsert_invoice, void_invoice
-from payments.models import Customer, Invoice
-from payments.schemas import parse_invoice
+from payments.invoicing.models import Customer, Invoice
+from payments.invoicing.schemas import parse_invoice
+from payments.invoicing.status import STATUSES, status_clause
+from payments.invoicing.upsert import Conflict, upsert_invoice, void_invoice
+from payments.links import tokens
 from portal import database
 from portal.api import bp, paging
 from portal.api.serialize import invoices_json
@@ -102,5 +103,5 @@ def rotate_link(invoice_id: int):
         invoice = _find(session, invoice_id, lock=True)
         if invoice is None:
             return api_error(404, "no such invoice")
-        links.issue(session, _policy().key, invoice_id=invoice.id, ttl=_policy().ttl)
+        tokens.issue(session, _policy().key, invoice_id=invoice.id, ttl=_policy().ttl)
         return jsonify(_one(session, invoice))

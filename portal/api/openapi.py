@@ -8,9 +8,9 @@ from typing import Any
 from flask import jsonify
 from pydantic.json_schema import models_json_schema
 
-from payments.invoices import STATUSES
-from payments.payment_models import PAYMENT_STATUSES
-from payments.schemas import InvoiceIn
+from payments.invoicing.schemas import InvoiceIn
+from payments.invoicing.status import STATUSES
+from payments.ledger.models import PAYMENT_STATUSES
 from portal.api import bp, paging
 from portal.api.responses import ErrorOut, InvoiceList, InvoiceOut, PaymentList
 

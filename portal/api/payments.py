@@ -13,8 +13,8 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from payments.confirmations import describe
-from payments.payment_models import PAYMENT_STATUSES, Payment
+from payments.confirmations.queue import describe
+from payments.ledger.models import PAYMENT_STATUSES, Payment
 from portal import database
 from portal.api import bp, paging
 from portal.api.serialize import iso

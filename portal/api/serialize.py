@@ -9,8 +9,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from payments.invoices import status_of
-from payments.models import Invoice, PayLink
+from payments.invoicing.models import Invoice
+from payments.invoicing.status import status_of
+from payments.links.models import PayLink
 from portal import urls
 
 

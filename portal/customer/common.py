@@ -15,7 +15,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import NotFound
 
-from payments.pages import LinkState
+from payments.links.customer_pages import LinkState
 from portal.customer import bp
 from portal.extensions import limiter
 from portal.security import no_store

@@ -7,7 +7,7 @@ import io
 import segno
 from flask import Response, render_template
 
-from payments import links, pages
+from payments.links import customer_pages, tokens
 from portal import database, pdf, urls
 from portal.customer import bp
 from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
@@ -18,7 +18,7 @@ from portal.customer.renew import renew_invoice_link
 @token_lookup
 def invoice_page(token: str):
     """The invoice as the customer sees it."""
-    state, view = pages.load_invoice(database.session(), token, today())
+    state, view = customer_pages.load_invoice(database.session(), token, today())
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
     return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token))
@@ -28,7 +28,7 @@ def invoice_page(token: str):
 @token_lookup
 def invoice_pdf(token: str):
     """The invoice PDF, rendered once per revision and then served from the cache."""
-    state, view = pages.load_invoice(database.session(), token, today())
+    state, view = customer_pages.load_invoice(database.session(), token, today())
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
     return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token)), f"invoice-{view.number}")
@@ -38,7 +38,7 @@ def invoice_pdf(token: str):
 @token_lookup
 def invoice_qr(token: str):
     """A QR code of the pay URL, for ERP and email templates."""
-    state, _row = pages.resolve_invoice(database.session(), token)
+    state, _row = customer_pages.resolve_invoice(database.session(), token)
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
     buf = io.BytesIO()
@@ -53,13 +53,13 @@ def invoice_qr(token: str):
 @renew_limit
 def invoice_renew(token: str):
     """Email a fresh link to the address on file, for an expired link only."""
-    state, row = pages.resolve_invoice(database.session(), token)
-    if state is pages.LinkState.NOT_FOUND:
-        renewed = links.renewed_since_expiry(database.session(), token, "invoice")
+    state, row = customer_pages.resolve_invoice(database.session(), token)
+    if state is customer_pages.LinkState.NOT_FOUND:
+        renewed = tokens.renewed_since_expiry(database.session(), token, "invoice")
         if renewed is None:
             return check(state, "expired.html")
         renew_invoice_link(renewed.invoice_id)  # pressed again: mail the fresh link again
         return render_template("renewed.html", expired=True)
-    if state is pages.LinkState.EXPIRED:
+    if state is customer_pages.LinkState.EXPIRED:
         renew_invoice_link(row["id"])
-    return render_template("renewed.html", expired=state is pages.LinkState.EXPIRED)
+    return render_template("renewed.html", expired=state is customer_pages.LinkState.EXPIRED)

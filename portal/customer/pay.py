@@ -6,8 +6,8 @@ from __future__ import annotations
 import stripe
 from flask import abort, current_app, redirect, render_template, request
 
-from payments import pages
-from payments.amounts import AmountError, check_amount, check_together, parse_amount
+from payments.invoicing.amounts import AmountError, check_amount, check_together, parse_amount
+from payments.links import customer_pages
 from portal import database
 from portal.customer import bp, paying
 from portal.customer.common import check, today, token_lookup
@@ -25,7 +25,7 @@ def _gateway():
 def invoice_pay(token: str):
     """Pay this invoice in full or, where allowed, in part; 303 to Stripe Checkout."""
     _gateway()
-    state, row = pages.resolve_invoice(database.session(), token)
+    state, row = customer_pages.resolve_invoice(database.session(), token)
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
     inv = paying.payable(row)
@@ -34,7 +34,7 @@ def invoice_pay(token: str):
         amount = check_amount(inv, None if typed is None else parse_amount(typed, inv.currency),
                               current_app.config["PORTAL_LOCALE"])
     except AmountError as exc:
-        view = pages.invoice_view(database.session(), row, today())
+        view = customer_pages.invoice_view(database.session(), row, today())
         return render_template("invoice.html", inv=view, token=token, pay_error=str(exc),
                                typed=request.form.get("amount", "")), 422
     return _go(row["customer_id"], inv.currency, [(inv.invoice_id, amount)], f"i:{row['id']}")
@@ -45,12 +45,12 @@ def invoice_pay(token: str):
 def statement_pay(token: str):
     """Pay the chosen open invoices of a statement, each in full, in one Checkout."""
     _gateway()
-    state, row = pages.resolve_statement(database.session(), token)
+    state, row = customer_pages.resolve_statement(database.session(), token)
     if (stop := check(state, "expired.html", kind="statement", token=token)) is not None:
         return stop
     chosen = {int(v) for v in request.form.getlist("invoice") if v.isascii() and v.isdigit()}
     key = current_app.extensions["portal.links"].key
-    view = pages.statement_view(database.session(), row, key, today())
+    view = customer_pages.statement_view(database.session(), row, key, today())
     picked = [line.invoice for line in view.lines if line.invoice.id in chosen]
     try:
         if not picked:
@@ -60,7 +60,7 @@ def statement_pay(token: str):
         check_together(invoices, amounts)
     except AmountError as exc:
         return render_template("statement.html", st=view, token=token, pay_error=str(exc),
-                               buckets=pages.AGING_BUCKETS), 422
+                               buckets=customer_pages.AGING_BUCKETS), 422
     allocations = [(inv.invoice_id, amt) for inv, amt in zip(invoices, amounts, strict=True)]
     return _go(row["customer_id"], invoices[0].currency, allocations, f"s:{row['customer_id']}")
 

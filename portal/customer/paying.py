@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import current_app, session
 
-from payments import checkout
-from payments.amounts import Payable
-from payments.models import Invoice
+from payments.checkout import start as checkout
+from payments.invoicing.amounts import Payable
+from payments.invoicing.models import Invoice
 from portal import database
 
 REMEMBERED_ATTEMPTS = 20

@@ -10,8 +10,8 @@ import smtplib
 
 from flask import current_app, render_template
 
-from payments import links
-from payments.models import Customer, Invoice
+from payments.invoicing.models import Customer, Invoice
+from payments.links import tokens
 from portal import database, mail, urls
 
 
@@ -52,10 +52,10 @@ def link_mail(kind: str, number: str | None, url: str, business: str,
 
 def _live_or_new(session, policy, **target) -> str:
     # Two clicks on "email me a fresh link" must not kill the first fresh link with the second.
-    current = links.active(session, **target)
-    if current is not None and not links.is_expired(current):
+    current = tokens.active(session, **target)
+    if current is not None and not tokens.is_expired(current):
         return policy.key.token(current.nonce)
-    _link, token = links.issue(session, policy.key, ttl=policy.ttl, **target)
+    _link, token = tokens.issue(session, policy.key, ttl=policy.ttl, **target)
     return token
 
 

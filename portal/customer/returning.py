@@ -7,9 +7,10 @@ import stripe
 from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from payments import links, outcome, pages
-from payments.handlers import Context
-from payments.payment_models import PaymentAttempt
+from payments.checkout.models import PaymentAttempt
+from payments.events import outcome
+from payments.events.handlers import Context
+from payments.links import customer_pages, tokens
 from portal import database
 from portal.customer import bp, paying
 from portal.customer.common import check, today, token_lookup
@@ -29,8 +30,8 @@ def _page_token(back_to: str | None) -> tuple[str, str] | None:
         return None
     kind, _, ident = back_to.partition(":")
     target = {"invoice_id": int(ident)} if kind == "i" else {"customer_id": int(ident)}
-    link = links.active(database.session(), **target)
-    if link is None or links.is_expired(link):
+    link = tokens.active(database.session(), **target)
+    if link is None or tokens.is_expired(link):
         return None
     return kind, current_app.extensions["portal.links"].key.token(link.nonce)
 
@@ -68,7 +69,7 @@ def cancel_from_checkout(reference: str):
 @token_lookup
 def invoice_return(token: str):
     """What happened to the payment of this invoice, in plain words."""
-    state, row = pages.resolve_invoice(database.session(), token)
+    state, row = customer_pages.resolve_invoice(database.session(), token)
     if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
         return stop
     attempt = _attempt(request.args.get("attempt"))
@@ -81,7 +82,7 @@ def invoice_return(token: str):
 @token_lookup
 def statement_return(token: str):
     """What happened to the payment of several invoices from this statement."""
-    state, row = pages.resolve_statement(database.session(), token)
+    state, row = customer_pages.resolve_statement(database.session(), token)
     if (stop := check(state, "expired.html", kind="statement", token=token)) is not None:
         return stop
     attempt = _attempt(request.args.get("attempt"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from payments import links, pages
+from payments.links import customer_pages, tokens
 from portal import database, pdf, urls
 from portal.customer import bp
 from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
@@ -12,12 +12,12 @@ from portal.customer.renew import renew_statement_link
 
 
 def _statement(token: str):
-    state, row = pages.resolve_statement(database.session(), token)
+    state, row = customer_pages.resolve_statement(database.session(), token)
     stop = check(state, "expired.html", kind="statement", token=token)
     if stop is not None:
         return stop, None
     key = current_app.extensions["portal.links"].key
-    return None, pages.statement_view(database.session(), row, key, today())
+    return None, customer_pages.statement_view(database.session(), row, key, today())
 
 
 @bp.get("/s/<token>")
@@ -28,7 +28,7 @@ def statement_page(token: str):
     if stop is not None:
         return stop
     return render_template("statement.html", st=view, token=token,
-                           buckets=pages.AGING_BUCKETS, pay_url=urls.pay_url)
+                           buckets=customer_pages.AGING_BUCKETS, pay_url=urls.pay_url)
 
 
 @bp.get("/s/<token>/pdf")
@@ -47,13 +47,13 @@ def statement_pdf(token: str):
 @renew_limit
 def statement_renew(token: str):
     """Email a fresh statement link to the address on file, for an expired link only."""
-    state, row = pages.resolve_statement(database.session(), token)
-    if state is pages.LinkState.NOT_FOUND:
-        renewed = links.renewed_since_expiry(database.session(), token, "statement")
+    state, row = customer_pages.resolve_statement(database.session(), token)
+    if state is customer_pages.LinkState.NOT_FOUND:
+        renewed = tokens.renewed_since_expiry(database.session(), token, "statement")
         if renewed is None:
             return check(state, "expired.html")
         renew_statement_link(renewed.customer_id)  # pressed again: mail the fresh link again
         return render_template("renewed.html", expired=True)
-    if state is pages.LinkState.EXPIRED:
+    if state is customer_pages.LinkState.EXPIRED:
         renew_statement_link(row["customer_id"])
-    return render_template("renewed.html", expired=state is pages.LinkState.EXPIRED)
+    return render_template("renewed.html", expired=state is customer_pages.LinkState.EXPIRED)

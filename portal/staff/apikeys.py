@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 
-from payments import apikeys
+from payments.staff import api_keys as apikeys
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import require_role

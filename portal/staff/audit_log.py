@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import render_template, request
 
-from payments import audit
+from payments.staff import audit
 from portal import database
 from portal.staff import bp
 from portal.staff.roles import require_role

@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from payments import audit, login_throttle
-from payments import staff as accounts
+from payments.staff import accounts, audit, throttle
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import public, require_role
@@ -21,8 +20,8 @@ THROTTLED = ("Too many failed attempts. Wait 15 minutes and try again, or ask an
              "have forgotten your password.")
 
 
-def _budget() -> login_throttle.Budget:
-    return current_app.config.get("STAFF_LOGIN_BUDGET") or login_throttle.Budget()
+def _budget() -> throttle.Budget:
+    return current_app.config.get("STAFF_LOGIN_BUDGET") or throttle.Budget()
 
 
 def _form(error: str | None = None, email: str = "", status: int = 200):
@@ -48,7 +47,7 @@ def login_submit():
     ip = session.client_ip()
     db = database.db()
     with db.transaction() as tx:  # committed before the slow check: see login_throttle
-        decision = login_throttle.begin(tx, email, ip, _budget())
+        decision = throttle.begin(tx, email, ip, _budget())
     if not decision.allowed:
         return _form(THROTTLED, email, 429)
     with db.reader() as reader:
@@ -60,7 +59,7 @@ def login_submit():
         return _form(WRONG, email, 401)
     with db.transaction() as tx:
         user = accounts.record_login(tx, user.id, ip, new_hash)
-        login_throttle.succeeded(tx, decision.attempt_id)
+        throttle.succeeded(tx, decision.attempt_id)
     session.start(user)
     return redirect(session.safe_next(request.form.get("next")))
 

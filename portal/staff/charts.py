@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from payments import kpis
+from payments.console import kpis
 
 WIDTH, HEIGHT = 560, 230
 PLOT_TOP, PLOT_HEIGHT = 30, 160  # room above the bars for their amounts

@@ -22,9 +22,10 @@ from flask import (
     url_for,
 )
 
-from payments import audit, kpis
-from payments import confirmations as queue
+from payments.confirmations import export, queue
+from payments.console import kpis
 from payments.db import Database
+from payments.staff import audit
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import require_role
@@ -127,12 +128,12 @@ def spreadsheet_safe(value: object) -> object:
 def _chunks(db: Database, since: datetime | None) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(queue.EXPORT_COLUMNS)
+    writer.writerow(export.EXPORT_COLUMNS)
     # Its own session: the rows are read while the response streams, in keyset batches.
     with db.reader() as reader:
-        for n, row in enumerate(queue.export_confirmed(reader, since), 1):
+        for n, row in enumerate(export.export_confirmed(reader, since), 1):
             writer.writerow([spreadsheet_safe(v) for v in row.values()])
-            if n % queue.EXPORT_BATCH == 0:
+            if n % export.EXPORT_BATCH == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from payments import customer_detail, link_admin, notes, staff_lists
+from payments.console import customer_page, lists, notes
+from payments.links import admin
 from portal import database
 from portal.staff import bp, paylinks, session
 from portal.staff.invoices import int_arg, today
 from portal.staff.roles import require_role
 
-PAGE_SIZE = staff_lists.PAGE_SIZE
+PAGE_SIZE = lists.PAGE_SIZE
 
 
 @bp.get("/customers")
@@ -19,7 +20,7 @@ PAGE_SIZE = staff_lists.PAGE_SIZE
 def customers():
     """Customers by name: search by name, external id or email."""
     q, cursor = request.args.get("q", "").strip(), int_arg("cursor")
-    page = staff_lists.customers(database.session(), q, cursor, PAGE_SIZE)
+    page = lists.customers(database.session(), q, cursor, PAGE_SIZE)
     return render_template("staff/customers.html", page=page, q=q,
                            args={"q": q} if q else {}, first=cursor is None)
 
@@ -30,12 +31,12 @@ def customer(customer_id: int, error: str | None = None, status: int = 200,
              draft: str = ""):
     """Everything about one customer; ``notes`` pages to older notes."""
     policy = current_app.extensions["portal.links"]
-    detail = customer_detail.load(database.session(), customer_id, policy.key,
+    detail = customer_page.load(database.session(), customer_id, policy.key,
                                   today(), int_arg("notes"))
     if detail is None:
         abort(404)
     link = detail.statement
-    target = link_admin.Target("statement", customer_id)
+    target = admin.Target("statement", customer_id)
     return render_template(
         "staff/customer.html", d=detail, c=detail.customer, error=error, draft=draft,
         max_note=notes.MAX_LENGTH, definitions=_definitions(),
@@ -44,9 +45,9 @@ def customer(customer_id: int, error: str | None = None, status: int = 200,
 
 
 def _definitions() -> dict[str, str]:
-    return {"paid": customer_detail.PAID_DATE_DEFINITION,
-            "to_pay": customer_detail.DAYS_TO_PAY_DEFINITION,
-            "late": customer_detail.DAYS_LATE_DEFINITION}
+    return {"paid": customer_page.PAID_DATE_DEFINITION,
+            "to_pay": customer_page.DAYS_TO_PAY_DEFINITION,
+            "late": customer_page.DAYS_LATE_DEFINITION}
 
 
 @bp.post("/customers/<id:customer_id>/notes")
@@ -68,7 +69,7 @@ def _link_action(customer_id: int, verb: str):
     def again(error: str, status: int):
         return customer(customer_id, error, status)
 
-    return paylinks.act(link_admin.Target("statement", customer_id), verb,
+    return paylinks.act(admin.Target("statement", customer_id), verb,
                         url_for("staff.customer", customer_id=customer_id), again)
 
 

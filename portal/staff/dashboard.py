@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from payments import kpis
+from payments.console import kpis
 from payments.money import format_money
 from portal import database
 from portal.staff import bp, charts

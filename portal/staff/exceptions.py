@@ -15,11 +15,12 @@ import stripe
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from payments import audit, exception_queue, resolutions
-from payments.amounts import AmountError, parse_amount
+from payments.invoicing.amounts import AmountError, parse_amount
+from payments.ledger.models import EXCEPTION_KINDS
 from payments.money import format_money, to_decimal
-from payments.payment_models import EXCEPTION_KINDS
-from payments.resolution_core import open_exception
+from payments.resolutions import actions, queue, refunds
+from payments.resolutions.core import open_exception
+from payments.staff import audit
 from portal import database
 from portal.staff import bp, session
 from portal.staff.confirmations import page_cursor
@@ -50,14 +51,14 @@ def exceptions():
     """Open exceptions oldest first (``status=resolved|all`` for the history, ``kind=`` to
     narrow), a page at a time."""
     status = request.args.get("status", "open")
-    status = status if status in exception_queue.STATUSES else "open"
+    status = status if status in queue.STATUSES else "open"
     kind = request.args.get("kind") or None
     kind = kind if kind in EXCEPTION_KINDS else None
     cursor = page_cursor(request.args.get("cursor"))
-    page = exception_queue.page(database.session(), status, kind, cursor, PAGE_SIZE)
+    page = queue.page(database.session(), status, kind, cursor, PAGE_SIZE)
     args = {k: v for k, v in (("status", status), ("kind", kind)) if v and v != "open"}
     return render_template("staff/exceptions.html", page=page, status=status, kind=kind,
-                           kinds=EXCEPTION_KINDS, statuses=exception_queue.STATUSES,
+                           kinds=EXCEPTION_KINDS, statuses=queue.STATUSES,
                            args=args, cursor=cursor)
 
 
@@ -66,7 +67,7 @@ def exceptions():
 def exception(exception_id: int, error: str | None = None, status: int = 200):
     """One exception: its payment, invoices, suggested matches, amounts, and (for clerks) the
     actions that fit it; ``error`` is the refusal of the action just tried."""
-    found = exception_queue.detail(database.session(), exception_id)
+    found = queue.detail(database.session(), exception_id)
     if found is None:
         abort(404)
     currency = found.currency
@@ -76,14 +77,14 @@ def exception(exception_id: int, error: str | None = None, status: int = 200):
                            major=lambda amount: to_decimal(amount, currency)), status
 
 
-def _loaded(exception_id: int) -> exception_queue.Detail:
-    found = exception_queue.detail(database.session(), exception_id)
+def _loaded(exception_id: int) -> queue.Detail:
+    found = queue.detail(database.session(), exception_id)
     if found is None:
         abort(404)
     return found
 
 
-def _amount(found: exception_queue.Detail, default: int | None = None) -> int:
+def _amount(found: queue.Detail, default: int | None = None) -> int:
     raw = request.form.get("amount", "").strip()
     if not raw and default:
         return default
@@ -93,7 +94,7 @@ def _amount(found: exception_queue.Detail, default: int | None = None) -> int:
         raise FormError(f"Amount: {exc}.") from exc
 
 
-def _act(exception_id: int, action: str, work: Callable[[Session, str], resolutions.Resolved]):
+def _act(exception_id: int, action: str, work: Callable[[Session, str], actions.Resolved]):
     """Run one action and audit it in the same transaction; refusals re-render the page."""
     actor = session.actor()
     try:
@@ -103,12 +104,12 @@ def _act(exception_id: int, action: str, work: Callable[[Session, str], resoluti
             open_exception(tx, exception_id, action, resuming=action == "refund")
             done = work(tx, actor.label)
             _audit(tx, actor, done)
-    except (resolutions.ResolutionError, FormError) as exc:
+    except (actions.ResolutionError, FormError) as exc:
         return exception(exception_id, _sentence(exc), 422)
     return _resolved(done)
 
 
-def _audit(tx: Session, actor: audit.Actor, done: resolutions.Resolved) -> None:
+def _audit(tx: Session, actor: audit.Actor, done: actions.Resolved) -> None:
     after = {**done.after, "ledger_entry_ids": list(done.entry_ids)}
     audit.record(tx, actor, f"exception.{done.action}", (TARGET, done.exception_id),
                  done.before, after)
@@ -119,7 +120,7 @@ def _audit(tx: Session, actor: audit.Actor, done: resolutions.Resolved) -> None:
                      {"confirmed_at": None, "confirmed_by": None})
 
 
-def _resolved(done: resolutions.Resolved):
+def _resolved(done: actions.Resolved):
     message = f"Exception #{done.exception_id} resolved: {done.action.replace('_', ' ')}."
     if done.follow_up_id:
         message += f" What is left is in exception #{done.follow_up_id}."
@@ -142,22 +143,22 @@ def exception_apply(exception_id: int):
     amount applies as much as the invoice owes and the exception holds."""
     found = _loaded(exception_id)
 
-    def work(tx: Session, actor: str) -> resolutions.Resolved:
+    def work(tx: Session, actor: str) -> actions.Resolved:
         invoice_id, owed = _target_invoice(tx, found)
         amount = _amount(found, min(found.available, owed) if owed > 0 else None)
-        return resolutions.apply_to_invoice(tx, exception_id, invoice_id, amount, actor)
+        return actions.apply_to_invoice(tx, exception_id, invoice_id, amount, actor)
 
     return _act(exception_id, "apply_to_invoice", work)
 
 
-def _target_invoice(tx: Session, found: exception_queue.Detail) -> tuple[int, int]:
+def _target_invoice(tx: Session, found: queue.Detail) -> tuple[int, int]:
     typed = request.form.get("invoice_number", "").strip()[:100]
     chosen = request.form.get("invoice_id", "")
     currency = found.payment.currency if found.payment else found.currency
     if typed:
         try:
-            invoice = exception_queue.invoice_by_reference(tx, typed, currency)
-        except exception_queue.NoSuchInvoice as exc:
+            invoice = queue.invoice_by_reference(tx, typed, currency)
+        except queue.NoSuchInvoice as exc:
             raise FormError(str(exc)) from exc
         return invoice.id, invoice.total - invoice.amount_paid - invoice.amount_pending
     for suggestion in found.suggestions:
@@ -181,22 +182,22 @@ def exception_refund(exception_id: int):
         with database.db().transaction() as tx:
             open_exception(tx, exception_id, "refund", resuming=True)  # see _act
             amount = _amount(found, pending["amount"] if pending else found.available)
-            intent = resolutions.request_refund(tx, exception_id, amount, actor.label)
+            intent = refunds.request_refund(tx, exception_id, amount, actor.label)
             if intent.after != intent.before:
                 audit.record(tx, actor, "exception.refund_request", (TARGET, exception_id),
                              intent.before, intent.after)
-    except (resolutions.ResolutionError, FormError) as exc:
+    except (actions.ResolutionError, FormError) as exc:
         return exception(exception_id, _sentence(exc), 422)
     return _send_refund(gateway, intent, actor)
 
 
-def _send_refund(gateway, intent: resolutions.RefundRequest, actor: audit.Actor):
+def _send_refund(gateway, intent: refunds.RefundRequest, actor: audit.Actor):
     try:
-        created = resolutions.send_refund(gateway, intent)
+        created = refunds.send_refund(gateway, intent)
     except stripe.InvalidRequestError as exc:
         message = f"Stripe refused the refund: {exc.user_message or exc}"
         with database.db().transaction() as tx:
-            resolutions.abandon_refund(tx, intent)
+            refunds.abandon_refund(tx, intent)
             audit.record(tx, actor, "exception.refund_refused", (TARGET, intent.exception_id),
                          intent.after, {"resolution": None, "stripe_error": message[:500]})
         return exception(intent.exception_id, _sentence(message), 422)
@@ -204,7 +205,7 @@ def _send_refund(gateway, intent: resolutions.RefundRequest, actor: audit.Actor)
         return exception(intent.exception_id, "Stripe could not be reached; the refund may have "
                          "been made. Retry the same amount to find out.", 502)
     return _act(intent.exception_id, "refund",
-                lambda tx, label: resolutions.record_refund(tx, intent, created, label))
+                lambda tx, label: refunds.record_refund(tx, intent, created, label))
 
 
 @bp.post("/exceptions/<id:exception_id>/credit")
@@ -213,7 +214,7 @@ def exception_credit(exception_id: int):
     """Keep all the money left as a credit of the payment's customer."""
     _loaded(exception_id)
     return _act(exception_id, "keep_as_credit",
-                lambda tx, actor: resolutions.keep_as_credit(tx, exception_id, actor))
+                lambda tx, actor: actions.keep_as_credit(tx, exception_id, actor))
 
 
 @bp.post("/exceptions/<id:exception_id>/write-off")
@@ -224,12 +225,12 @@ def exception_write_off(exception_id: int):
     currency, locale = found.currency, current_app.config["PORTAL_LOCALE"]
     limit = write_off_max(currency)
 
-    def work(tx: Session, actor: str) -> resolutions.Resolved:
+    def work(tx: Session, actor: str) -> actions.Resolved:
         amount = _amount(found, found.write_off_room)
         if amount > limit:
             raise FormError(f"{format_money(amount, currency, locale)} is more than the "
                             f"{format_money(limit, currency, locale)} a write-off may be.")
-        return resolutions.write_off(tx, exception_id, amount, actor, limit)
+        return actions.write_off(tx, exception_id, amount, actor, limit)
 
     return _act(exception_id, "write_off", work)
 
@@ -241,4 +242,4 @@ def exception_dismiss(exception_id: int):
     _loaded(exception_id)
     reason = request.form.get("reason", "")[:2000]
     return _act(exception_id, "dismiss",
-                lambda tx, actor: resolutions.dismiss(tx, exception_id, reason, actor))
+                lambda tx, actor: actions.dismiss(tx, exception_id, reason, actor))

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, render_template, request, url_for
 
-from payments import invoice_detail, link_admin, staff_lists
-from payments.models import Customer
+from payments.console import invoice_page, lists
+from payments.invoicing.models import Customer
+from payments.links import admin
 from portal import database
 from portal.staff import bp, paylinks
 from portal.staff.roles import require_role
@@ -21,7 +22,7 @@ def today():
     return datetime.now(UTC).date()
 
 
-PAGE_SIZE = staff_lists.PAGE_SIZE
+PAGE_SIZE = lists.PAGE_SIZE
 
 
 def int_arg(name: str) -> int | None:
@@ -38,14 +39,14 @@ def int_arg(name: str) -> int | None:
 def invoices():
     """Invoices newest first: search by number, external id or customer; filter by status."""
     q, status = request.args.get("q", "").strip(), request.args.get("status", "")
-    status = status if status in staff_lists.LIST_STATUSES else ""
+    status = status if status in lists.LIST_STATUSES else ""
     customer_id, cursor = int_arg("customer"), int_arg("cursor")
-    page = staff_lists.invoices(database.session(), today(), q, status or None, customer_id,
+    page = lists.invoices(database.session(), today(), q, status or None, customer_id,
                                 cursor, PAGE_SIZE)
     customer = database.session().get(Customer, customer_id) if customer_id else None
     args = {k: v for k, v in (("q", q), ("status", status), ("customer", customer_id)) if v}
     return render_template("staff/invoices.html", page=page, q=q, status=status,
-                           statuses=staff_lists.LIST_STATUSES, customer=customer, args=args,
+                           statuses=lists.LIST_STATUSES, customer=customer, args=args,
                            first=cursor is None)
 
 
@@ -54,12 +55,12 @@ def invoices():
 def invoice(invoice_id: int, error: str | None = None, status: int = 200):
     """Everything about one invoice."""
     policy = current_app.extensions["portal.links"]
-    detail = invoice_detail.load(database.session(), invoice_id, policy.key,
+    detail = invoice_page.load(database.session(), invoice_id, policy.key,
                                  today())
     if detail is None:
         abort(404)
     link = detail.link
-    target = link_admin.Target("invoice", invoice_id)
+    target = admin.Target("invoice", invoice_id)
     return render_template(
         "staff/invoice.html", d=detail, inv=detail.invoice, error=error,
         link_url=paylinks.url_of(target, link.token) if link.token else None,
@@ -77,7 +78,7 @@ def _link_action(invoice_id: int, verb: str):
     def again(error: str, status: int):
         return invoice(invoice_id, error, status)
 
-    return paylinks.act(link_admin.Target("invoice", invoice_id), verb,
+    return paylinks.act(admin.Target("invoice", invoice_id), verb,
                         url_for("staff.invoice", invoice_id=invoice_id), again)
 
 

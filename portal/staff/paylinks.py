@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app, flash, redirect
 
-from payments import link_admin
+from payments.links import admin
 from portal import database, mail, urls
 from portal.customer.renew import link_mail
 from portal.staff import session
@@ -32,21 +32,21 @@ VERBS = ("rotate", "revoke", "email")
 Render = Callable[[str, int], Any]  # (error, status) -> the page again, with the error
 
 
-def url_of(target: link_admin.Target, token: str) -> str:
+def url_of(target: admin.Target, token: str) -> str:
     """The customer-facing URL of a target's token."""
     return urls.pay_url(token) if target.kind == "invoice" else urls.statement_url(token)
 
 
-def act(target: link_admin.Target, verb: str, back: str, render: Render):
+def act(target: admin.Target, verb: str, back: str, render: Render):
     """Do ``verb`` (one of :data:`VERBS`) to the target's link; ``back`` is the page to return
     to, ``render`` shows that page again with an error."""
     policy = current_app.extensions["portal.links"]
-    work = {"rotate": link_admin.rotate, "revoke": link_admin.revoke,
-            "email": link_admin.to_email}[verb]
+    work = {"rotate": admin.rotate, "revoke": admin.revoke,
+            "email": admin.to_email}[verb]
     try:
         with database.db().transaction() as tx:
             result = work(tx, session.actor(), policy, target)
-    except link_admin.LinkError as exc:
+    except admin.LinkError as exc:
         return render(str(exc), 422)
     if verb != "email":
         flash(NOTICES["rotated" if verb == "rotate" else "revoked"], "notice")
@@ -58,7 +58,7 @@ def act(target: link_admin.Target, verb: str, back: str, render: Render):
     return redirect(back, 303)
 
 
-def _send(target: link_admin.Target, outgoing: link_admin.Outgoing) -> str | None:
+def _send(target: admin.Target, outgoing: admin.Outgoing) -> str | None:
     """Mail the link; on failure audit it and return what to tell the clerk."""
     business = current_app.config["PORTAL_BUSINESS_NAME"]
     subject, body = link_mail(target.kind, outgoing.number, url_of(target, outgoing.token),
@@ -69,7 +69,7 @@ def _send(target: link_admin.Target, outgoing: link_admin.Outgoing) -> str | Non
         # The message carries the link: log the failure, never the body.
         current_app.logger.exception("could not email a pay link for the staff console")
         with database.db().transaction() as tx:
-            link_admin.email_failed(tx, session.actor(), target, outgoing.to, exc)
+            admin.email_failed(tx, session.actor(), target, outgoing.to, exc)
         issued = " A new link was issued; copy it from this page." if outgoing.issued else ""
         return (f"The email could not be sent ({type(exc).__name__}): the mail relay refused "
                 f"it or could not be reached.{issued}")

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request
 from flask_login import current_user
 
-from payments.staff_models import ROLES
+from payments.staff.models import ROLES
 from portal.security import no_store
 from portal.staff import bp
 from portal.staff.session import login_manager

@@ -15,9 +15,8 @@ from datetime import timedelta
 from flask import Flask, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from payments import audit
-from payments import staff as accounts
-from payments.staff_models import ROLES, StaffUser
+from payments.staff import accounts, audit
+from payments.staff.models import ROLES, StaffUser
 from portal import database
 
 MAX_AGE = timedelta(hours=12)  # a staff session ends this long after login, used or not

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from flask import redirect, render_template, request, url_for
 
-from payments import staff as accounts
-from payments.staff_models import ROLES, StaffUser
+from payments.staff import accounts
+from payments.staff.models import ROLES, StaffUser
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import require_role

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from payments import apikeys
+from payments.staff import api_keys
 from tests.factories import invoice_body
 
 
 def _create(app, **overrides) -> dict:
     with app.extensions["portal.db"].transaction() as session:
-        _key, plaintext = apikeys.create(session, "browser tests")
+        _key, plaintext = api_keys.create(session, "browser tests")
     response = app.test_client().post("/api/v1/invoices", json=invoice_body(**overrides),
                                       headers={"Authorization": f"Bearer {plaintext}"})
     assert response.status_code == 201, response.get_json()

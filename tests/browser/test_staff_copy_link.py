@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments import apikeys
+from payments.staff import api_keys
 from tests.factories import invoice_body
 from tests.staff_helpers import PASSWORD, make_staff
 
@@ -17,7 +17,7 @@ def _setup(app) -> dict:
     db = app.extensions["portal.db"]
     make_staff(db, "clerk@acme.example", "clerk")
     with db.transaction() as session:
-        _key, plaintext = apikeys.create(session, "browser tests")
+        _key, plaintext = api_keys.create(session, "browser tests")
     response = app.test_client().post("/api/v1/invoices", json=invoice_body(),
                                       headers={"Authorization": f"Bearer {plaintext}"})
     assert response.status_code == 201

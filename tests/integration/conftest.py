@@ -14,7 +14,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from payments import apikeys
+from payments.staff import api_keys
 from tests.factories import invoice_body
 from tests.sandbox.conftest import Sandbox, serve, wait_for
 
@@ -98,7 +98,7 @@ def stack(app_factory) -> Iterator[Stack]:
     sandbox.control("webhook_endpoints", {"url": f"{url}/stripe/webhook",
                                           "secret": WEBHOOK_SECRET})
     with holder["app"].extensions["portal.db"].transaction() as session:
-        _key, plaintext = apikeys.create(session, "integration")
+        _key, plaintext = api_keys.create(session, "integration")
     try:
         yield Stack(url, holder["app"], sandbox, plaintext)
     finally:

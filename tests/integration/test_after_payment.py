@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from payments.payment_models import LedgerEntry, Payment, ReconciliationException
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
 from tests.factories import lines_totalling
 from tests.integration.conftest import session_id
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
-from payments import handlers
-from payments.payment_models import EventFailure
+from payments.events import handlers
+from payments.events.models import EventFailure
 from portal.cli import cli
 from tests.factories import lines_totalling
 from tests.integration.conftest import session_id, wait_for

@@ -11,9 +11,10 @@ from collections import defaultdict
 import requests
 from sqlalchemy import func, select, text
 
-from payments import events
-from payments.payment_models import EventFailure, Payment
-from payments.stripe_facts import intent_of
+from payments.events import event_store
+from payments.events.models import EventFailure
+from payments.ledger.models import Payment
+from payments.stripe.facts import intent_of
 from tests.integration.conftest import WEBHOOK_SECRET, session_id
 
 PAYMENTS = 4
@@ -35,7 +36,7 @@ def _deliver_together(url: str, burst: list[dict]) -> list[int]:
     def post(event: dict) -> None:
         body = json.dumps(event).encode()
         headers = {"Content-Type": "application/json",
-                   "Stripe-Signature": events.sign(body, WEBHOOK_SECRET)}
+                   "Stripe-Signature": event_store.sign(body, WEBHOOK_SECRET)}
         barrier.wait()
         statuses.append(requests.post(f"{url}/stripe/webhook", data=body, headers=headers,
                                       timeout=30).status_code)

@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select, update
 
-from payments.models import Invoice, utcnow
-from payments.payment_models import Payment, ReconciliationException
+from payments.clock import utcnow
+from payments.invoicing.models import Invoice
+from payments.ledger.models import Payment, ReconciliationException
 from portal.cli import cli
 from tests.integration.conftest import session_id, wait_for
 

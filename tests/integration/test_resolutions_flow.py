@@ -8,9 +8,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from payments import confirmations, ledger, resolutions
-from payments.payment_models import LedgerEntry, Payment, ReconciliationException
-from payments.stripe_gateway import StripeGateway
+from payments.confirmations import export, queue
+from payments.ledger import ledger
+from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.resolutions import actions, refunds
+from payments.stripe.gateway import StripeGateway
 from tests.integration.conftest import session_id, wait_for
 
 CARD = {"method": "card", "number": "4242424242424242"}
@@ -72,12 +74,12 @@ def test_an_overpayment_refunded_through_stripe_reopens_nothing(stack, customer)
     inv, exc = _overpaid(stack, customer)
     with _db(stack).reader() as session:
         intent = session.get(Payment, exc.payment_id).payment_intent_id
-    done = resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
+    done = refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
     refund_id = done.after["resolution"]["refund_id"]
     assert refund_id.startswith("re_") and done.after["resolved_by"] == CLERK
     stack.settled(inv["id"], amount_paid=3850, status="paid")
-    with pytest.raises(resolutions.AlreadyResolved):  # a double submit
-        resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
+    with pytest.raises(actions.AlreadyResolved):  # a double submit
+        refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
     assert _refunds_at_stripe(stack, intent) == [2000]
     with _db(stack).reader() as session:
         assert session.get(ReconciliationException, exc.id).refund_id == refund_id
@@ -89,7 +91,7 @@ def test_an_overpayment_refunded_through_stripe_reopens_nothing(stack, customer)
 def test_an_unmatched_payment_refunded_in_full(stack):
     inv = stack.create_invoice()
     intent, exc = _unmatched(stack)
-    resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
+    refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
 
     def refunded():
         with _db(stack).reader() as session:
@@ -104,8 +106,8 @@ def test_a_refund_stripe_refuses_leaves_the_exception_to_resolve_otherwise(stack
     intent, exc = _unmatched(stack)
     stack.sandbox.control("faults", {"outage": True})  # refunded in the dashboard, unheard
     stack.sandbox.client.v1.refunds.create({"payment_intent": intent})
-    with pytest.raises(resolutions.RefundFailed, match="Stripe refused the refund"):
-        resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
+    with pytest.raises(actions.RefundFailed, match="Stripe refused the refund"):
+        refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
     with _db(stack).reader() as session:
         found = session.get(ReconciliationException, exc.id)
         assert (found.resolved_at, found.resolution) == (None, None)
@@ -115,23 +117,23 @@ def test_a_refund_stripe_refuses_leaves_the_exception_to_resolve_otherwise(stack
         with _db(stack).reader() as session:
             return session.get(Payment, exc.payment_id).amount_refunded == 3850
     wait_for(heard, timeout=10)
-    with pytest.raises(resolutions.ResolutionError, match="nothing is left"), \
+    with pytest.raises(actions.ResolutionError, match="nothing is left"), \
             _db(stack).transaction() as session:
-        resolutions.keep_as_credit(session, exc.id, CLERK)
+        actions.keep_as_credit(session, exc.id, CLERK)
     with _db(stack).transaction() as session:
-        resolutions.dismiss(session, exc.id, "refunded from the Stripe dashboard", CLERK)
+        actions.dismiss(session, exc.id, "refunded from the Stripe dashboard", CLERK)
 
 
 def test_stripe_unreachable_keeps_the_refund_to_retry(stack):
     intent, exc = _unmatched(stack)
     unreachable = StripeGateway("sk_test_portal", "http://127.0.0.1:9", max_network_retries=0)
-    with pytest.raises(resolutions.RefundFailed, match="could not be reached"):
-        resolutions.refund(_db(stack).writer, unreachable, exc.id, 1000, CLERK)
-    with pytest.raises(resolutions.RefundInProgress), _db(stack).transaction() as session:
-        resolutions.dismiss(session, exc.id, "changed my mind", CLERK)
-    with pytest.raises(resolutions.RefundInProgress):
-        resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
-    done = resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 1000, CLERK)
+    with pytest.raises(actions.RefundFailed, match="could not be reached"):
+        refunds.refund(_db(stack).writer, unreachable, exc.id, 1000, CLERK)
+    with pytest.raises(actions.RefundInProgress), _db(stack).transaction() as session:
+        actions.dismiss(session, exc.id, "changed my mind", CLERK)
+    with pytest.raises(actions.RefundInProgress):
+        refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
+    done = refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 1000, CLERK)
     assert done.follow_up_id is not None  # 28.50 is still to deal with
     assert _refunds_at_stripe(stack, intent) == [1000]
     follow = _open(stack, "unmatched_payment")
@@ -141,10 +143,10 @@ def test_stripe_unreachable_keeps_the_refund_to_retry(stack):
 def test_a_refund_staff_sent_is_no_exception_after_confirmation(stack, customer):
     inv, exc = _overpaid(stack, customer)
     stack.sandbox.control("faults", {"outage": True})  # its events arrive after confirming
-    resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
+    refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 2000, CLERK)
     with _db(stack).transaction() as session:
         ids = session.scalars(select(Payment.id)).all()
-        assert len(confirmations.confirm(session, ids, CLERK).confirmed) == 2
+        assert len(queue.confirm(session, ids, CLERK).confirmed) == 2
     stack.sandbox.control("faults", {"outage": False})
     stack.settled(inv["id"], amount_paid=3850)
     with _db(stack).reader() as session:
@@ -161,15 +163,15 @@ def test_a_confirmed_card_payment_exports_and_a_later_refund_comes_back(stack, c
     stack.settled(inv["id"], status="paid")
     intent = paid["payment_intent"]
     with _db(stack).transaction() as session:
-        page = confirmations.queue(session)
+        page = queue.queue(session)
         assert [d.match_reason for d in page.items] == ["attempt_reference"]
-        done = confirmations.confirm(session, [page.items[0].payment.id], CLERK)
+        done = queue.confirm(session, [page.items[0].payment.id], CLERK)
     assert len(done.confirmed) == 1
     stack.sandbox.client.v1.refunds.create({"payment_intent": intent["id"], "amount": 850})
     found = _open(stack, "reversal_after_confirmation")
     assert (found.amount, json.loads(found.details)["kind"]) == (850, "refund")
     with _db(stack).reader() as session:
-        rows = list(confirmations.export_confirmed(session))
+        rows = list(export.export_confirmed(session))
     assert [(r.invoice_external_id, r.amount, r.net_amount, r.method, r.payment_intent_id,
              r.charge_id) for r in rows] == [
         (inv["external_id"], 3850, 3000, "card", intent["id"], intent["latest_charge"])]
@@ -178,8 +180,8 @@ def test_a_confirmed_card_payment_exports_and_a_later_refund_comes_back(stack, c
 def test_a_refund_sent_but_never_recorded_is_found_again_not_repeated(stack):
     intent, exc = _unmatched(stack)
     with _db(stack).transaction() as session:
-        request = resolutions.request_refund(session, exc.id, 3850, CLERK)
-    sent = resolutions.send_refund(_gateway(stack), request)  # then the process died
-    done = resolutions.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
+        request = refunds.request_refund(session, exc.id, 3850, CLERK)
+    sent = refunds.send_refund(_gateway(stack), request)  # then the process died
+    done = refunds.refund(_db(stack).writer, _gateway(stack), exc.id, 3850, CLERK)
     assert done.after["resolution"]["refund_id"] == sent["id"]
     assert _refunds_at_stripe(stack, intent) == [3850]

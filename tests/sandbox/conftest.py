@@ -16,7 +16,7 @@ import requests
 import stripe
 from werkzeug.serving import make_server
 
-from payments.sandbox import create_app
+from stripe_sandbox import create_app
 
 TEST_CONFIG = {"SANDBOX_RETRY_BASE": 0.05, "SANDBOX_MAX_ATTEMPTS": 4,
                "SANDBOX_WEBHOOK_TIMEOUT": 2.0, "SANDBOX_TICK": 0.02, "SANDBOX_SEED": 7}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from payments.sandbox import cli
+from stripe_sandbox import cli
 
 
 class FakeServer:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stripe._encode import _api_encode
 
-from payments.sandbox import errors
-from payments.sandbox import params as p
+from stripe_sandbox import errors
+from stripe_sandbox import params as p
 
 keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 leaves = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from payments.sandbox.objects import FIXTURE_FILE
+from stripe_sandbox.objects import FIXTURE_FILE
 from tests.sandbox.conftest import Sandbox
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"

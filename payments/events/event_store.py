@@ -1,0 +1,177 @@
+"""Stripe events in: verify the signature, store each event once, handle it in the same
+transaction, and record failures where a rollback cannot erase them.
+
+Verification is never optional. A payload is accepted only with a ``Stripe-Signature`` whose
+``v1`` HMAC-SHA256 matches one of the configured secrets (several, for rotation) and whose
+timestamp is within the tolerance of now, in the past *or* the future.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from payments.clock import utcnow
+from payments.db import Database
+from payments.events.models import EventFailure, StripeEvent
+from payments.stripe.facts import payment_ref
+
+TOLERANCE_SECONDS = 300
+ATTEMPTS = 3
+
+Handler = Callable[[Session, dict[str, Any]], None]
+
+
+class SignatureError(Exception):
+    """The payload is not a genuine, fresh Stripe event; nothing was applied."""
+
+
+def verify(payload: bytes, header: str | None, secrets: Sequence[str],
+           now: float | None = None, tolerance: int = TOLERANCE_SECONDS) -> dict[str, Any]:
+    """Return the event in ``payload`` if ``header`` proves it came from Stripe, else raise."""
+    if not secrets:
+        raise SignatureError("no webhook secret is configured, so no event can be verified")
+    timestamp, signatures = _parse_header(header or "")
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError("timestamp outside the tolerance window")
+    signed = f"{timestamp}.".encode() + payload
+    expected = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets]
+    if not any(hmac.compare_digest(e, sig) for e in expected for sig in signatures):
+        raise SignatureError("no signature matches a configured secret")
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise SignatureError("the signed payload is not JSON") from None
+    if not (isinstance(event, dict) and isinstance(event.get("id"), str)
+            and isinstance(event.get("type"), str)):
+        raise SignatureError("the signed payload is not an event")
+    return event
+
+
+def _parse_header(header: str) -> tuple[int, list[str]]:
+    timestamp, signatures = None, []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise SignatureError("malformed Stripe-Signature header")
+    return timestamp, signatures
+
+
+def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload`` (tests, the sandbox and benchmarks)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What happened to an event: ``applied``, ``duplicate`` or ``failed`` (with the error)."""
+
+    outcome: str
+    error: BaseException | None = None
+
+
+# Built once: every event runs these two statements (Core, no per-call statement building).
+_STORE = {name: dialect.insert(StripeEvent.__table__).on_conflict_do_nothing(index_elements=["id"])
+          .returning(StripeEvent.__table__.c.id)
+          for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_failures = EventFailure.__table__.c
+_RESOLVE = (update(EventFailure.__table__)
+            .where(_failures.event_id == bindparam("failed_event"), _failures.resolved_at.is_(None))
+            .values(resolved_at=bindparam("now")))
+
+
+class FetchFirst(Exception):  # noqa: N818 (a request to the caller, not an error)
+    """Raised by a handler that must read something over the network (Stripe) to decide.
+
+    The transaction rolls back, so no lock is held during the call; ``fetch()`` then runs
+    outside any transaction and returns the handler to run again with what it read.
+    """
+
+    def __init__(self, fetch: Callable[[], Handler]) -> None:
+        super().__init__("the handler needs a read outside the transaction first")
+        self.fetch = fetch
+
+
+def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+    """Store ``event`` once by id and handle it in the same transaction.
+
+    A duplicate (already stored, or stored concurrently by another worker) is a no-op, found
+    before the handler runs. A handler that needs Stripe raises :class:`FetchFirst`; most
+    events need nothing new and cost one transaction. If the handler (or its fetch) raises,
+    everything it did is rolled back with the event row, the failure is recorded in its own
+    transaction, and the caller answers 500 so Stripe delivers the event again.
+    """
+    attempt = fetches = 0
+    while True:
+        try:
+            return _apply(db, event, handle, source)
+        except FetchFirst as need:
+            fetches += 1
+            try:
+                if fetches > ATTEMPTS:
+                    raise RuntimeError("the handler kept asking for another read") from need
+                handle = need.fetch()
+            except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, 500, retry)
+                _record_failure(db, event, exc)
+                return Ingested("failed", exc)
+        except (IntegrityError, OperationalError) as exc:
+            # Two events raced to create the same payment, or deadlocked: try again, the loser
+            # now sees the winner.
+            attempt += 1
+            if attempt == ATTEMPTS:
+                _record_failure(db, event, exc)
+                return Ingested("failed", exc)
+        except Exception as exc:  # noqa: BLE001  (any handler error is recorded, then retried)
+            _record_failure(db, event, exc)
+            return Ingested("failed", exc)
+
+
+def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+    with db.transaction() as session:
+        conn = session.connection()
+        # A stored twin (or a concurrent one, once it commits) makes this insert nothing.
+        inserted = conn.execute(_STORE[conn.dialect.name], {
+            "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
+            "payload": json.dumps(event, separators=(",", ":")), "source": source,
+            "received_at": utcnow(), "payment_ref": payment_ref(event)})
+        if inserted.first() is None:
+            return Ingested("duplicate")
+        handle(session, event)
+        _resolve_failure(session, event["id"])
+    return Ingested("applied")
+
+
+def _resolve_failure(session: Session, event_id: str) -> None:
+    session.connection().execute(_RESOLVE, {"failed_event": event_id, "now": utcnow()})
+
+
+def _record_failure(db: Database, event: dict[str, Any], exc: BaseException) -> None:
+    def work(session: Session) -> None:
+        failure = session.scalar(select(EventFailure)
+                                 .where(EventFailure.event_id == event["id"]).with_for_update())
+        if failure is None:
+            failure = EventFailure(event_id=event["id"], type=event["type"], attempts=0)
+            session.add(failure)
+        failure.attempts += 1
+        failure.error_type = type(exc).__name__
+        failure.error_message = str(exc)[:2000]
+        failure.last_failed_at = utcnow()
+
+    db.run(work)

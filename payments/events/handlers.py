@@ -1,0 +1,138 @@
+"""The event dispatch table: one small function per Stripe event type.
+
+Nearly every handler comes down to "reconcile the PaymentIntent this object belongs to", decided
+from Stripe's current state (see :mod:`payments.reconcile`). Types not in the table are stored
+and acknowledged, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from payments.checkout.models import PaymentAttempt
+from payments.events import event_store
+from payments.ledger.reconcile import Reading, ReadNeeded, read, sync_payment
+from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
+
+StripeObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What handlers need besides the database session: the gateway, and when Stripe created
+    the event being handled (None when no event asked, e.g. the return page or the sweep)."""
+
+    gateway: StripeGateway
+    event_created: int | None = None
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+
+
+def _id(value: Any) -> str | None:
+    # Stripe fields hold either an id or, when expanded, the object itself.
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _sync(ctx: Context, session: Session, payment_intent: Any) -> None:
+    if pi := _id(payment_intent):
+        sync_payment(session, pi, ctx.event_created, ctx.readings.get(pi))
+
+
+def _attempt(session: Session, checkout_session: StripeObject) -> PaymentAttempt | None:
+    matches = [PaymentAttempt.checkout_session_id == checkout_session["id"]]
+    if reference := (checkout_session.get("metadata") or {}).get(ATTEMPT_METADATA_KEY):
+        matches.append(PaymentAttempt.reference == reference)
+    return session.scalar(select(PaymentAttempt).where(or_(*matches)).with_for_update())
+
+
+def session_completed(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """The customer finished Checkout: the attempt is complete; money may still be pending."""
+    attempt = _attempt(session, obj)
+    if attempt is not None:
+        attempt.status = "completed"
+        attempt.payment_intent_id = _id(obj.get("payment_intent")) or attempt.payment_intent_id
+    _sync(ctx, session, obj.get("payment_intent"))
+
+
+def session_async_result(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """A delayed method (ACH, bank transfer) succeeded or failed after Checkout completed."""
+    session_completed(ctx, session, obj)
+
+
+def session_expired(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """The session can no longer be paid; an attempt still open becomes expired."""
+    attempt = _attempt(session, obj)
+    if attempt is not None and attempt.status == "open":
+        attempt.status = "expired"
+
+
+def intent_changed(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """processing, succeeded, payment_failed, canceled: reconcile the PaymentIntent."""
+    _sync(ctx, session, obj["id"])
+
+
+def belongs_to_intent(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """Charges, refunds and disputes: reconcile the PaymentIntent they belong to."""
+    _sync(ctx, session, obj.get("payment_intent"))
+
+
+def cash_balance_changed(ctx: Context, session: Session, obj: StripeObject) -> None:
+    """Bank-transfer funds applied to a payment: reconcile that payment."""
+    applied = obj.get("applied_to_payment") or {}
+    _sync(ctx, session, applied.get("payment_intent"))
+
+
+HANDLERS: dict[str, Callable[[Context, Session, StripeObject], None]] = {
+    "checkout.session.completed": session_completed,
+    "checkout.session.async_payment_succeeded": session_async_result,
+    "checkout.session.async_payment_failed": session_async_result,
+    "checkout.session.expired": session_expired,
+    "payment_intent.processing": intent_changed,
+    "payment_intent.succeeded": intent_changed,
+    "payment_intent.payment_failed": intent_changed,
+    "payment_intent.canceled": intent_changed,
+    "charge.succeeded": belongs_to_intent,
+    "charge.failed": belongs_to_intent,
+    "charge.refunded": belongs_to_intent,
+    "charge.refund.updated": belongs_to_intent,
+    "refund.created": belongs_to_intent,
+    "refund.updated": belongs_to_intent,
+    "refund.failed": belongs_to_intent,
+    "charge.dispute.created": belongs_to_intent,
+    "charge.dispute.funds_withdrawn": belongs_to_intent,
+    "charge.dispute.funds_reinstated": belongs_to_intent,
+    "charge.dispute.closed": belongs_to_intent,
+    "customer_cash_balance_transaction.created": cash_balance_changed,
+}
+
+
+def handle(ctx: Context, session: Session, event: dict[str, Any]) -> None:
+    """Dispatch ``event`` to its handler; unknown types are only stored.
+
+    A handler that needs Stripe's current state raises :class:`event_store.FetchFirst`: the event
+    store rolls back, reads outside any transaction, and runs the handler again with it.
+    """
+    handler = HANDLERS.get(event["type"])
+    if handler is None:
+        return
+    ctx = replace(ctx, event_created=int(event.get("created") or 0) or None)
+    try:
+        handler(ctx, session, event["data"]["object"])
+    except ReadNeeded as need:
+        raise event_store.FetchFirst(partial(_read_then_handle, ctx, need)) from None
+
+
+def _read_then_handle(ctx: Context, need: ReadNeeded) -> event_store.Handler:
+    return partial(handle, with_reading(ctx, need))
+
+
+def with_reading(ctx: Context, need: ReadNeeded) -> Context:
+    """``ctx`` plus a read of the PaymentIntent ``need`` names (a network call: call it with no
+    transaction open)."""
+    reading = read(ctx.gateway, need.payment_intent_id, need.refunds_recorded)
+    return replace(ctx, readings={**ctx.readings, need.payment_intent_id: reading})
