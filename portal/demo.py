@@ -14,7 +14,6 @@ import threading
 from contextlib import contextmanager
 
 import click
-import stripe
 from flask import Flask, current_app
 from sqlalchemy import update
 from werkzeug.serving import make_server
@@ -25,6 +24,7 @@ from payments.invoicing.upsert import upsert_invoice
 from payments.links import tokens
 from payments.migrate import upgrade
 from payments.staff import accounts, audit
+from payments.stripe.errors import StripeError
 from portal import create_app, database, demo_console, urls
 from portal.demo_data import sample_invoices
 from stripe_sandbox import create_app as sandbox_app
@@ -88,7 +88,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
     with _quiet("werkzeug"):  # the seeding's hundred requests would bury the links
         try:
             console = demo_console.seed_console(app, sandbox, sandbox_url)
-        except (RuntimeError, stripe.StripeError) as exc:
+        except (RuntimeError, StripeError) as exc:
             # The customer pages work without it: say what is missing and keep serving.
             click.secho(f"The staff console's sample payments were not all made: {exc}",
                         fg="yellow", err=True)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import stripe
 from flask import Flask
 from sqlalchemy import select
 
@@ -35,6 +34,7 @@ from payments.invoicing.upsert import upsert_invoice
 from payments.ledger.models import Payment
 from payments.links import tokens
 from payments.staff import audit
+from payments.stripe.gateway import StripeGateway
 from portal import database, urls
 from portal.demo_data import DemoInvoice, console_invoices
 
@@ -60,9 +60,9 @@ class Pipeline:
     def __init__(self, app: Flask, sandbox: Flask, sandbox_url: str) -> None:
         self.app, self.browser = app, app.test_client()
         self.sandbox = sandbox.test_client()
-        self.stripe = stripe.StripeClient(app.config["STRIPE_SECRET_KEY"],
-                                          base_addresses={"api": sandbox_url},
-                                          max_network_retries=0)
+        # Someone else's Stripe integration (the unmatched payment) talks to the same sandbox.
+        self.stripe = StripeGateway(app.config["STRIPE_SECRET_KEY"], sandbox_url,
+                                    max_network_retries=0)
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST to the sandbox's ``/_sandbox/<path>``; raise on anything but 200."""
@@ -185,12 +185,13 @@ def _unmatched(app: Flask, pipe: Pipeline, demo: DemoInvoice, seeded: Seeded) ->
     with app.app_context():
         customer = start.stripe_customer(database.db().writer,
                                             app.extensions["portal.stripe"], demo.customer_id)
-    session = pipe.stripe.v1.checkout.sessions.create({
+    session = pipe.stripe.create_checkout_session({
         "mode": "payment", "customer": customer, "success_url": "https://example.com/thanks",
         "line_items": [{"quantity": 1, "price_data": {
             "currency": demo.payload.currency.lower(), "unit_amount": demo.payload.total,
-            "product_data": {"name": f"Payment for {demo.payload.number}"}}}]})
-    pipe.pay(session.id, CARD)
+            "product_data": {"name": f"Payment for {demo.payload.number}"}}}]},
+        idempotency_key=f"demo-unmatched-{demo.invoice_id}")
+    pipe.pay(session["id"], CARD)
     seeded.ran.append(demo.describe())
 
 

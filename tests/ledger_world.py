@@ -16,6 +16,7 @@ from payments.clock import utcnow
 from payments.invoicing.models import Invoice
 from payments.ledger import ledger, reconcile
 from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.reads import Reads
 from payments.stripe.facts import PaymentFacts, Reduction
 from tests.factories import lines_totalling
 
@@ -70,8 +71,8 @@ class World:
                   "latest_charge": {"id": f"ch_{pi}",
                                     "payment_method_details": {"type": "card"}}}
         with self.db.transaction() as session:
-            payment = reconcile.sync_payment(session, pi,
-                                             reading=reconcile.Reading(utcnow(), intent, facts))
+            reads = Reads(known={pi: reconcile.Reading(utcnow(), intent, facts)})
+            payment = reconcile.sync_payment(session, reads, pi)
             return payment.id
 
     def paid(self, *invoice_ids: int) -> list[int]:

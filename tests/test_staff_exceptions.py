@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import stripe
 from sqlalchemy import select
 
 from payments.ledger.models import ReconciliationException
 from payments.resolutions.models import CustomerCredit
+from payments.stripe.errors import StripeRefused, StripeUnavailable
 from tests.ledger_world import World
 from tests.staff_helpers import logged_in, make_staff, post
 from tests.test_staff_queues import CLERK, audit_entries, followed, text_of
@@ -236,7 +236,7 @@ def test_a_refund_is_sent_once_and_audited_step_by_step(world, staff, db, gatewa
 def test_a_refund_stripe_refuses_leaves_the_exception_open(world, staff, db, gateway):
     world.pay("pi_stray", 700)
     exc = world.exception("unmatched_payment")
-    gateway.fail = stripe.InvalidRequestError("Charge ch_x has already been refunded.", None)
+    gateway.fail = StripeRefused("Charge ch_x has already been refunded.")
     response = post(staff["clerk"], f"/staff/exceptions/{exc}/refund")
     assert response.status_code == 422
     assert "Stripe refused the refund: " in text_of(response)
@@ -251,7 +251,7 @@ def test_a_refund_stripe_refuses_leaves_the_exception_open(world, staff, db, gat
 def test_stripe_unreachable_keeps_the_refund_to_retry_with_the_same_key(world, staff, gateway):
     world.pay("pi_stray", 700)
     exc = world.exception("unmatched_payment")
-    gateway.fail = stripe.APIConnectionError("connection refused")
+    gateway.fail = StripeUnavailable("connection refused")
     response = post(staff["clerk"], f"/staff/exceptions/{exc}/refund", amount="5.00")
     assert response.status_code == 502 and "Retry the same amount" in text_of(response)
     page = text_of(staff["clerk"].get(f"/staff/exceptions/{exc}"))

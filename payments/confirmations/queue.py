@@ -6,7 +6,8 @@ open exception can be confirmed: pending ACH has not cleared, and a payment with
 exception has not landed right yet. Bulk confirm confirms every payment that can be and returns
 the others with the reason, as a clerk ticking twenty rows expects: one payment a colleague
 confirmed a second earlier must not hold back the other nineteen. Rows are locked in id order,
-so two clerks confirming at once confirm each payment exactly once and never deadlock."""
+so two clerks confirming at once confirm each payment exactly once and never deadlock.
+"""
 
 from __future__ import annotations
 

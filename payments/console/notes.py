@@ -3,7 +3,8 @@
 Notes are append-only, like the audit log: a note is never edited or deleted (database triggers
 refuse UPDATE and DELETE, migration 0005), so the history of a customer relationship can be
 trusted. Each note keeps its author's id and, as a snapshot, the email they had when writing it.
-Adding one is audited in the same transaction."""
+Adding one is audited in the same transaction.
+"""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from payments.clock import utcnow
 from payments.db import Database
 from payments.events.models import EventFailure, StripeEvent
+from payments.reads import run_with_reads
 from payments.stripe.facts import payment_ref
 
 TOLERANCE_SECONDS = 300
@@ -97,64 +98,43 @@ _RESOLVE = (update(EventFailure.__table__)
             .values(resolved_at=bindparam("now")))
 
 
-class FetchFirst(Exception):  # noqa: N818 (a request to the caller, not an error)
-    """Raised by a handler that must read something over the network (Stripe) to decide.
-
-    The transaction rolls back, so no lock is held during the call; ``fetch()`` then runs
-    outside any transaction and returns the handler to run again with what it read.
-    """
-
-    def __init__(self, fetch: Callable[[], Handler]) -> None:
-        super().__init__("the handler needs a read outside the transaction first")
-        self.fetch = fetch
-
-
 def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
     """Store ``event`` once by id and handle it in the same transaction.
 
     A duplicate (already stored, or stored concurrently by another worker) is a no-op, found
-    before the handler runs. A handler that needs Stripe raises :class:`FetchFirst`; most
-    events need nothing new and cost one transaction. If the handler (or its fetch) raises,
-    everything it did is rolled back with the event row, the failure is recorded in its own
-    transaction, and the caller answers 500 so Stripe delivers the event again.
+    before the handler runs. A handler that needs Stripe raises ``ReadFirst`` and is run again
+    after the read (:func:`payments.reads.run_with_reads`); most events need nothing new and
+    cost one transaction. If the handler (or its read) raises, everything it did is rolled back
+    with the event row, the failure is recorded in its own transaction, and the caller answers
+    500 so Stripe delivers the event again.
     """
-    attempt = fetches = 0
-    while True:
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _apply(db, event, handle, source)
-        except FetchFirst as need:
-            fetches += 1
-            try:
-                if fetches > ATTEMPTS:
-                    raise RuntimeError("the handler kept asking for another read") from need
-                handle = need.fetch()
-            except Exception as exc:  # noqa: BLE001  (Stripe unreachable: record, 500, retry)
-                _record_failure(db, event, exc)
-                return Ingested("failed", exc)
+            return run_with_reads(db, lambda session: _apply(session, event, handle, source),
+                                  attempts=1)
         except (IntegrityError, OperationalError) as exc:
             # Two events raced to create the same payment, or deadlocked: try again, the loser
             # now sees the winner.
-            attempt += 1
             if attempt == ATTEMPTS:
                 _record_failure(db, event, exc)
                 return Ingested("failed", exc)
         except Exception as exc:  # noqa: BLE001  (any handler error is recorded, then retried)
             _record_failure(db, event, exc)
             return Ingested("failed", exc)
+    raise AssertionError("unreachable")
 
 
-def _apply(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
-    with db.transaction() as session:
-        conn = session.connection()
-        # A stored twin (or a concurrent one, once it commits) makes this insert nothing.
-        inserted = conn.execute(_STORE[conn.dialect.name], {
-            "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
-            "payload": json.dumps(event, separators=(",", ":")), "source": source,
-            "received_at": utcnow(), "payment_ref": payment_ref(event)})
-        if inserted.first() is None:
-            return Ingested("duplicate")
-        handle(session, event)
-        _resolve_failure(session, event["id"])
+def _apply(session: Session, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
+    conn = session.connection()
+    # A stored twin (or a concurrent one, once it commits) makes this insert nothing.
+    inserted = conn.execute(_STORE[conn.dialect.name], {
+        "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
+        "payload": json.dumps(event, separators=(",", ":")), "source": source,
+        "received_at": utcnow(), "payment_ref": payment_ref(event)})
+    if inserted.first() is None:
+        return Ingested("duplicate")
+    handle(session, event)
+    _resolve_failure(session, event["id"])
     return Ingested("applied")
 
 

@@ -7,17 +7,16 @@ and acknowledged, nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from payments.checkout.models import PaymentAttempt
-from payments.events import event_store
-from payments.ledger.reconcile import Reading, ReadNeeded, read, sync_payment
+from payments.ledger.reconcile import sync_payment
+from payments.reads import Reads
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
 
 StripeObject = dict[str, Any]
@@ -25,12 +24,17 @@ StripeObject = dict[str, Any]
 
 @dataclass(frozen=True)
 class Context:
-    """What handlers need besides the database session: the gateway, and when Stripe created
+    """What handlers need besides the database session, for one unit of work (one event, one
+    return from Checkout): the gateway, the reads made from it so far, and when Stripe created
     the event being handled (None when no event asked, e.g. the return page or the sweep)."""
 
     gateway: StripeGateway
     event_created: int | None = None
-    readings: Mapping[str, Reading] = field(default_factory=dict)
+    reads: Reads = field(default=None)  # type: ignore[assignment]  (set from the gateway)
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            object.__setattr__(self, "reads", Reads(self.gateway))
 
 
 def _id(value: Any) -> str | None:
@@ -40,7 +44,7 @@ def _id(value: Any) -> str | None:
 
 def _sync(ctx: Context, session: Session, payment_intent: Any) -> None:
     if pi := _id(payment_intent):
-        sync_payment(session, pi, ctx.event_created, ctx.readings.get(pi))
+        sync_payment(session, ctx.reads, pi, ctx.event_created)
 
 
 def _attempt(session: Session, checkout_session: StripeObject) -> PaymentAttempt | None:
@@ -114,25 +118,12 @@ HANDLERS: dict[str, Callable[[Context, Session, StripeObject], None]] = {
 def handle(ctx: Context, session: Session, event: dict[str, Any]) -> None:
     """Dispatch ``event`` to its handler; unknown types are only stored.
 
-    A handler that needs Stripe's current state raises :class:`event_store.FetchFirst`: the event
-    store rolls back, reads outside any transaction, and runs the handler again with it.
+    A handler that needs Stripe's current state asks ``ctx.reads``, which raises
+    :class:`payments.reads.ReadFirst`: the event store rolls back, reads outside any
+    transaction, and runs the handler again with it.
     """
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return
     ctx = replace(ctx, event_created=int(event.get("created") or 0) or None)
-    try:
-        handler(ctx, session, event["data"]["object"])
-    except ReadNeeded as need:
-        raise event_store.FetchFirst(partial(_read_then_handle, ctx, need)) from None
-
-
-def _read_then_handle(ctx: Context, need: ReadNeeded) -> event_store.Handler:
-    return partial(handle, with_reading(ctx, need))
-
-
-def with_reading(ctx: Context, need: ReadNeeded) -> Context:
-    """``ctx`` plus a read of the PaymentIntent ``need`` names (a network call: call it with no
-    transaction open)."""
-    reading = read(ctx.gateway, need.payment_intent_id, need.refunds_recorded)
-    return replace(ctx, readings={**ctx.readings, need.payment_intent_id: reading})
+    handler(ctx, session, event["data"]["object"])

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from payments.checkout.models import PaymentAttempt
 from payments.db import Database
-from payments.events.handlers import Context, session_completed, session_expired, with_reading
+from payments.events.handlers import Context, session_completed, session_expired
 from payments.ledger.models import Payment
-from payments.ledger.reconcile import ReadNeeded
+from payments.reads import run_with_reads
+from payments.stripe.gateway import StripeGateway
 
 
 @dataclass(frozen=True)
@@ -30,26 +31,23 @@ class Result:
     instructions: dict[str, Any] | None = None
 
 
-def refresh(db: Database, ctx: Context, reference: str) -> None:
+def refresh(db: Database, gateway: StripeGateway, reference: str) -> None:
     """Run the attempt's Checkout Session through the same handlers a webhook would."""
     with db.reader() as session:
         session_id = session.scalar(select(PaymentAttempt.checkout_session_id)
                                     .where(PaymentAttempt.reference == reference))
     if not session_id:
         return
-    checkout = ctx.gateway.checkout_session(session_id)
+    checkout = gateway.checkout_session(session_id)
     handler = {"complete": session_completed, "expired": session_expired}.get(
         checkout.get("status"))
     if handler is None:
         return
-    try:
-        db.run(lambda s: handler(ctx, s, checkout))
-    except ReadNeeded as need:  # rolled back; read with no transaction open, then apply
-        ctx = with_reading(ctx, need)
-        db.run(lambda s: handler(ctx, s, checkout))
+    ctx = Context(gateway)
+    run_with_reads(db, lambda session: handler(ctx, session, checkout))
 
 
-def result(session: Session, ctx: Context, attempt: PaymentAttempt) -> Result:
+def result(session: Session, gateway: StripeGateway, attempt: PaymentAttempt) -> Result:
     """The attempt's outcome as recorded (plus transfer instructions, read from Stripe)."""
     payment = session.scalar(select(Payment).where(Payment.attempt_id == attempt.id))
     base = {"amount": attempt.amount, "currency": attempt.currency}
@@ -59,7 +57,7 @@ def result(session: Session, ctx: Context, attempt: PaymentAttempt) -> Result:
     if attempt.status == "expired":
         return Result("canceled", **base)
     if attempt.status == "completed" and attempt.payment_intent_id:
-        intent, _facts = ctx.gateway.payment_facts(attempt.payment_intent_id)
+        intent, _facts = gateway.payment_facts(attempt.payment_intent_id)
         action = intent.get("next_action") or {}
         if action.get("type") == "display_bank_transfer_instructions":
             return Result("awaiting_transfer", method="customer_balance",

@@ -20,6 +20,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.events import event_store, handlers, outcome
 from payments.events.models import SyncState
+from payments.stripe.gateway import StripeGateway
 
 RETENTION = timedelta(days=30)
 OVERLAP_SECONDS = 600  # events stamped with the same second can be listed a little late
@@ -36,16 +37,16 @@ class Report:
     swept: int = 0
 
 
-def run(db: Database, gateway, since: datetime | None = None,
+def run(db: Database, gateway: StripeGateway, since: datetime | None = None,
         now: datetime | None = None) -> Report:
     """Feed every event since ``since`` (default: the checkpoint) through the pipeline."""
     now = now or utcnow()
     start, clamped = _start(db, since, now)
-    ctx = handlers.Context(gateway)
     listed = list(gateway.events(created_gte=int(start.timestamp())))
     report = Report(since=start, clamped=clamped)
     failed_at: list[int] = []
     for event in reversed(listed):  # the API lists newest first
+        ctx = handlers.Context(gateway)  # reads are made afresh for each event
         result = event_store.ingest(db, event, partial(handlers.handle, ctx), source="sync")
         report.outcomes[result.outcome] += 1
         if result.outcome == "failed":
@@ -53,7 +54,7 @@ def run(db: Database, gateway, since: datetime | None = None,
     newest = max((int(e["created"]) for e in listed), default=None)
     # After a failure, the next run starts just before it, so the event is tried again.
     _save_checkpoint(db, min(failed_at) - 1 if failed_at else newest)
-    report.swept = _sweep(db, ctx)
+    report.swept = _sweep(db, gateway)
     return report
 
 
@@ -81,12 +82,12 @@ def _save_checkpoint(db: Database, created: int | None) -> None:
     db.run(work)
 
 
-def _sweep(db: Database, ctx: handlers.Context) -> int:
+def _sweep(db: Database, gateway: StripeGateway) -> int:
     """Ask Stripe about every attempt still open; returns how many were checked."""
     with db.reader() as session:
         references = session.scalars(select(PaymentAttempt.reference).where(
             PaymentAttempt.status == "open",
             PaymentAttempt.checkout_session_id.is_not(None))).all()
     for reference in references:
-        outcome.refresh(db, ctx, reference)
+        outcome.refresh(db, gateway, reference)
     return len(references)

@@ -1,13 +1,14 @@
-"""Creating, updating and voiding invoices, and what state an invoice is in.
+"""Creating, updating and voiding invoices.
 
-Balances (``amount_paid``, ``amount_pending``) are never written here: they belong to the ledger."""
+Balances (``amount_paid``, ``amount_pending``) are never written here: they belong to the ledger.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,10 +17,17 @@ from payments.clock import utcnow
 from payments.invoicing.models import Customer, Invoice, InvoiceLine
 from payments.invoicing.schemas import CustomerIn, InvoiceIn
 from payments.invoicing.status import has_money
-from payments.links import tokens
-from payments.links.policy import LinkPolicy
 
 Outcome = Literal["created", "updated", "unchanged"]
+
+
+class LinkIssuer(Protocol):
+    """Gives each new customer and invoice its first pay link (:class:`payments.links.policy.
+    LinkPolicy`; invoicing sits below links, so it only knows this protocol)."""
+
+    def issue(self, session: Session, *, invoice_id: int | None = None,
+              customer_id: int | None = None) -> None:
+        """Issue the target's pay link."""
 
 
 class Conflict(Exception):
@@ -43,7 +51,7 @@ def content_hash(payload: InvoiceIn) -> str:
     return hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
 
 
-def upsert_customer(session: Session, data: CustomerIn, policy: LinkPolicy) -> Customer:
+def upsert_customer(session: Session, data: CustomerIn, policy: LinkIssuer) -> Customer:
     """Create the customer (with a statement link) or bring its name and email up to date."""
     customer = session.scalar(
         select(Customer).where(Customer.external_id == data.external_id).with_for_update()
@@ -52,13 +60,13 @@ def upsert_customer(session: Session, data: CustomerIn, policy: LinkPolicy) -> C
         customer = Customer(external_id=data.external_id, name=data.name, email=data.email)
         session.add(customer)
         session.flush()
-        tokens.issue(session, policy.key, customer_id=customer.id, ttl=policy.ttl)
+        policy.issue(session, customer_id=customer.id)
     elif (customer.name, customer.email) != (data.name, data.email):
         customer.name, customer.email = data.name, data.email
     return customer
 
 
-def upsert_invoice(session: Session, payload: InvoiceIn, policy: LinkPolicy) -> Upserted:
+def upsert_invoice(session: Session, payload: InvoiceIn, policy: LinkIssuer) -> Upserted:
     """Create or update the invoice with ``payload.external_id``; the same payload is a no-op.
 
     Raises :class:`Conflict` when the invoice is void, or when money has moved on it and the
@@ -74,7 +82,7 @@ def upsert_invoice(session: Session, payload: InvoiceIn, policy: LinkPolicy) -> 
         _apply(invoice, payload, customer, digest)
         session.add(invoice)
         session.flush()
-        tokens.issue(session, policy.key, invoice_id=invoice.id, ttl=policy.ttl)
+        policy.issue(session, invoice_id=invoice.id)
         return Upserted(invoice, "created")
     if invoice.content_hash == digest:
         return Upserted(invoice, "unchanged")

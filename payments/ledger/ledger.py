@@ -8,13 +8,14 @@ longer holds. Causes are deterministic (``pi_…:paid``, ``re_…``, ``du_…:wi
 invoice, so duplicates, retries and any order of events end in the same ledger.
 
 ``Invoice.amount_paid`` / ``amount_pending`` are then recomputed as sums of entries.
-:func:`verify` recomputes every balance and reports any difference."""
+:func:`verify` recomputes every balance and reports any difference.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from payments.invoicing.models import Invoice
@@ -30,6 +31,10 @@ REVERSAL_KIND = {
     "dispute_reinstatement": "dispute_withdrawal",
 }
 REVERSAL_SUFFIX = ":reversed"
+# A payment's principal on an invoice: what the convergent ledger wrote (``payment_id``) plus
+# what staff moved (``staff_payment_id``: re-allocations and credit transfers).
+PRINCIPAL_KINDS = ("payment", "payment_reversed")
+STAFF_KINDS = ("reallocation", "credit_transfer")
 
 
 # The payment state machine only moves forward. A stale "processing" after "succeeded" (an old
@@ -148,6 +153,40 @@ def _distribute(allocations: list[tuple[int, int]], facts: PaymentFacts,
 def _entry(payment: Payment, invoice_id: int, cause: str, want: _Want) -> LedgerEntry:
     return LedgerEntry(invoice_id=invoice_id, payment_id=payment.id, kind=want.kind,
                        paid_delta=want.paid, pending_delta=want.pending, cause=cause)
+
+
+def write_off(session: Session, invoice_id: int, delta: int, cause: str,
+              note: str) -> LedgerEntry:
+    """A staff adjustment of ``delta`` on one invoice (nobody's money); balances refreshed."""
+    entry = LedgerEntry(invoice_id=invoice_id, kind="adjustment", paid_delta=delta, cause=cause,
+                        note=note)
+    session.add(entry)
+    refresh_balances(session, {invoice_id})
+    return entry
+
+
+def top_up(session: Session, payment_id: int, allocations: list[tuple[int, int]], kind: str,
+           cause: str) -> list[LedgerEntry]:
+    """Staff entries that bring what the payment pays each invoice (before refunds) to
+    ``allocations``, where the convergent ledger could not: it never changes the amount of an
+    entry it wrote, nor writes an entry again once it reversed it. Balances refreshed."""
+    session.flush()
+    principal = {invoice_id: int(paid) for invoice_id, paid in session.execute(
+        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.paid_delta))
+        .where(or_(and_(LedgerEntry.payment_id == payment_id,
+                        LedgerEntry.kind.in_(PRINCIPAL_KINDS)),
+                   and_(LedgerEntry.staff_payment_id == payment_id,
+                        LedgerEntry.kind.in_(STAFF_KINDS))))
+        .group_by(LedgerEntry.invoice_id))}
+    wanted = dict(allocations)
+    entries = [LedgerEntry(invoice_id=invoice_id, staff_payment_id=payment_id, kind=kind,
+                           paid_delta=wanted.get(invoice_id, 0) - principal.get(invoice_id, 0),
+                           cause=cause)
+               for invoice_id in sorted(set(principal) | set(wanted))
+               if wanted.get(invoice_id, 0) != principal.get(invoice_id, 0)]
+    session.add_all(entries)
+    refresh_balances(session, {e.invoice_id for e in entries})
+    return entries
 
 
 def lock_invoices(session: Session, invoice_ids: set[int]) -> None:

@@ -2,7 +2,8 @@
 PaymentIntent), the ledger, stored Stripe events, and the exceptions staff resolve.
 
 The ledger is append-only. ``Invoice.amount_paid`` and ``Invoice.amount_pending`` are sums of
-ledger entries, written only by :mod:`payments.ledger`."""
+ledger entries, written only by :mod:`payments.ledger`.
+"""
 
 from __future__ import annotations
 

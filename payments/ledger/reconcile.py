@@ -2,7 +2,8 @@
 the ledger converge, and raise the exceptions staff need to see.
 
 Always decided from the PaymentIntent as it is *now* (read through the gateway), never from an
-event's possibly stale snapshot, so any order of events gives the same result."""
+event's possibly stale snapshot, so any order of events gives the same result.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from payments.clock import utcnow
 from payments.invoicing.models import Customer, Invoice
 from payments.ledger import ledger
 from payments.ledger.models import LedgerEntry, Payment, ReconciliationException, StaffAllocationSet
+from payments.reads import Reads
 from payments.stripe.facts import PaymentFacts, payment_method
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
 
@@ -43,31 +45,23 @@ def read(gateway: StripeGateway, payment_intent_id: str, refunds_recorded: bool 
     return Reading(read_at, intent, facts)
 
 
-class ReadNeeded(Exception):  # noqa: N818 (a request to the caller, not an error)
-    """Reconciling needs the PaymentIntent read from Stripe first: read it with no transaction
-    open (:func:`read`) and call :func:`sync_payment` again with the reading."""
-
-    def __init__(self, payment_intent_id: str, refunds_recorded: bool) -> None:
-        super().__init__(f"read {payment_intent_id} from Stripe first")
-        self.payment_intent_id = payment_intent_id
-        self.refunds_recorded = refunds_recorded
-
-
-def sync_payment(session: Session, payment_intent_id: str, event_created: int | None = None,
-                 reading: Reading | None = None) -> Payment | None:
+def sync_payment(session: Session, reads: Reads, payment_intent_id: str,
+                 event_created: int | None = None) -> Payment | None:
     """Reconcile the PaymentIntent; returns its Payment, or None while no money has moved.
 
-    ``reading`` is the PaymentIntent read before the transaction began: no lock is ever held
-    during a network call, so without one this raises :class:`ReadNeeded` (unless
-    ``event_created``, when Stripe created the event that asked, shows that the payment was
-    read after it: a new read could not tell anything newer).
+    The PaymentIntent is read through ``reads`` (:mod:`payments.reads`): no lock is ever held
+    during a network call, so the first time this raises ``ReadFirst`` and the caller reads it
+    with no transaction open. No read is needed when ``event_created`` (when Stripe created the
+    event that asked) shows that the payment was read after it: a new read could tell nothing
+    newer.
     """
     payment = session.scalar(select(Payment).where(
         Payment.payment_intent_id == payment_intent_id).with_for_update())
     if payment is not None and _known_since(payment.synced_at, event_created):
         return payment
-    if reading is None:
-        raise ReadNeeded(payment_intent_id, payment is not None and payment.amount_refunded > 0)
+    refunds_recorded = payment is not None and payment.amount_refunded > 0
+    reading = reads.get(payment_intent_id,
+                        lambda gateway: read(gateway, payment_intent_id, refunds_recorded))
     if payment is not None and payment.synced_at and payment.synced_at >= reading.read_at:
         return payment  # a read that began after ours was applied meanwhile: it is fresher
     intent, facts, read_at = reading.intent, reading.facts, reading.read_at

@@ -22,7 +22,8 @@ Money never moves behind the ledger's back:
   ``customer_credits`` row; **write_off** is an ``adjustment`` entry (cause ``writeoff:<id>``).
 
 An action that deals with part of the money leaves the rest in a follow-up exception of the same
-kind (cause ``remainder:<id>``), so nothing drops out of the queue unseen."""
+kind (cause ``remainder:<id>``), so nothing drops out of the queue unseen.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from payments.invoicing.models import Invoice
 from payments.ledger import ledger
-from payments.ledger.models import LedgerEntry, Payment
+from payments.ledger.models import Payment
 from payments.ledger.reconcile import usable_allocations
 from payments.money import format_money
 from payments.resolutions.core import (
@@ -166,10 +167,8 @@ def write_off(session: Session, exception_id: int, amount: int, actor: str,
     if amount > room:
         raise ResolutionError(f"only {max(room, 0)} {invoice.currency} of difference is left "
                               f"on invoice {invoice.number}")
-    entry = LedgerEntry(invoice_id=invoice.id, kind="adjustment", paid_delta=sign * amount,
-                        cause=f"writeoff:{exc.id}", note=f"written off by {actor}")
-    session.add(entry)
-    ledger.refresh_balances(session, {invoice.id})
+    entry = ledger.write_off(session, invoice.id, sign * amount, f"writeoff:{exc.id}",
+                             f"written off by {actor}")
     return finish(session, exc, "write_off", actor, {"amount": amount}, [entry],
                   room - amount)
 

@@ -31,8 +31,6 @@ from payments.money import format_money
 from payments.resolutions.models import CustomerCredit
 from payments.stripe.facts import PaymentFacts
 
-PRINCIPAL_KINDS = ("payment", "payment_reversed")
-STAFF_KINDS = ("reallocation", "credit_transfer")
 MONEY_KINDS = frozenset({"overpayment", "voided_invoice", "unmatched_payment",
                          "currency_mismatch"})
 FITS = {
@@ -121,27 +119,6 @@ def moved(current: list[tuple[int, int]], source_invoice: int | None, amount: in
     for invoice_id, extra in targets:
         allocations[invoice_id] = allocations.get(invoice_id, 0) + extra
     return list(allocations.items())
-
-
-def top_ups(session: Session, payment_id: int, allocations: list[tuple[int, int]], kind: str,
-            cause: str) -> list[LedgerEntry]:
-    """Staff entries that bring what the payment pays each invoice (before refunds) to
-    ``allocations``, where the convergent ledger could not: it never changes the amount of an
-    entry it wrote, nor writes an entry again once it reversed it."""
-    session.flush()
-    principal = {invoice_id: int(paid) for invoice_id, paid in session.execute(
-        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.paid_delta))
-        .where(or_(and_(LedgerEntry.payment_id == payment_id,
-                        LedgerEntry.kind.in_(PRINCIPAL_KINDS)),
-                   and_(LedgerEntry.staff_payment_id == payment_id,
-                        LedgerEntry.kind.in_(STAFF_KINDS))))
-        .group_by(LedgerEntry.invoice_id))}
-    wanted = dict(allocations)
-    return [LedgerEntry(invoice_id=invoice_id, staff_payment_id=payment_id, kind=kind,
-                        paid_delta=wanted.get(invoice_id, 0) - principal.get(invoice_id, 0),
-                        cause=cause)
-            for invoice_id in sorted(set(principal) | set(wanted))
-            if wanted.get(invoice_id, 0) != principal.get(invoice_id, 0)]
 
 
 class ResolutionError(ValueError):
@@ -306,9 +283,7 @@ def reallocate(session: Session, exc: ReconciliationException, payment: Payment,
     usable = usable_allocations(session, payment)
     # The facts the ledger recorded: recorded refunds and withdrawals keep their split.
     result = ledger.reconcile_payment(session, payment, usable, PaymentFacts(payment.status))
-    extra = top_ups(session, payment.id, usable, kind, f"allocation-set:{new_set.id}")
-    session.add_all(extra)
-    ledger.refresh_balances(session, {e.invoice_id for e in extra})
+    extra = ledger.top_up(session, payment.id, usable, kind, f"allocation-set:{new_set.id}")
     return Reallocated(result.entries + extra, _unconfirm(payment, previous, usable))
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import stripe
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
@@ -34,6 +33,7 @@ from payments.resolutions.core import (
     state_of,
     whole_amount,
 )
+from payments.stripe.errors import StripeRefused, StripeUnavailable
 from payments.stripe.gateway import StripeGateway
 
 
@@ -49,14 +49,16 @@ class RefundRequest:
     after: dict[str, Any] = field(default_factory=dict)
 
 
-def request_refund(session: Session, exception_id: int, amount: int,
+def request_refund(session: Session, exception_id: int, amount: int | None,
                    actor: str) -> RefundRequest:
-    """Step 1: record the intent to refund ``amount`` (a retry of the same amount resumes)."""
-    amount = whole_amount(amount)
+    """Step 1: record the intent to refund ``amount`` (a retry of the same amount resumes);
+    ``None`` is the refund in progress, else all the money left."""
+    amount = None if amount is None else whole_amount(amount)
     exc, payment = open_exception(session, exception_id, "refund", resuming=True)
     before = state_of(exc)
     if exc.resolution is not None:
         pending = parse_resolution(exc.resolution)
+        amount = pending["amount"] if amount is None else amount
         if pending["amount"] != amount:
             raise RefundInProgress(f"a refund of {_money(pending['amount'], payment)} is in "
                                    "progress for "
@@ -64,6 +66,7 @@ def request_refund(session: Session, exception_id: int, amount: int,
         return RefundRequest(exc.id, payment.payment_intent_id, amount,
                              pending["idempotency_key"], before, before)
     source = money_source(session, exc, payment)
+    amount = source.available if amount is None else amount
     if amount > source.available:
         raise ResolutionError(f"only {source.available} {payment.currency} can be refunded "
                               f"for exception #{exc.id}")
@@ -118,20 +121,46 @@ def abandon_refund(session: Session, request: RefundRequest) -> None:
         exc.resolution = None
 
 
+class RefundAudit(Protocol):
+    """Records each step of a refund in that step's own transaction (the console's audit)."""
+
+    def requested(self, session: Session, request: RefundRequest) -> None:
+        """The intent was recorded (not called when a retry resumed it unchanged)."""
+
+    def refused(self, session: Session, request: RefundRequest, message: str) -> None:
+        """Stripe refused; the intent was cleared."""
+
+    def resolved(self, session: Session, done: Resolved) -> None:
+        """The refund was recorded and the exception resolved."""
+
+
+class StripeUnanswered(RefundFailed):
+    """Stripe could not be reached: the refund may have been made; retry the same amount."""
+
+
 def refund(session_factory: Callable[[], Session], gateway: StripeGateway, exception_id: int,
-           amount: int, actor: str) -> Resolved:
-    """Refund ``amount`` of the exception's money through Stripe, in three steps with no
-    database lock held during the call. Views that audit each step call them one by one."""
+           amount: int | None, actor: str, audit: RefundAudit | None = None) -> Resolved:
+    """Refund ``amount`` of the exception's money through Stripe (``None``: the refund in
+    progress, else all that is left): intent, call, result, with no transaction open during
+    the call; a retry of the same amount resumes and never refunds twice."""
     with session_factory() as session, session.begin():
         request = request_refund(session, exception_id, amount, actor)
+        if audit is not None and request.after != request.before:
+            audit.requested(session, request)
     try:
         created = send_refund(gateway, request)
-    except stripe.InvalidRequestError as exc:
+    except StripeRefused as exc:
+        message = f"Stripe refused the refund: {exc}"
         with session_factory() as session, session.begin():
             abandon_refund(session, request)
-        raise RefundFailed(f"Stripe refused the refund: {exc.user_message or exc}") from exc
-    except stripe.StripeError as exc:
-        raise RefundFailed("Stripe could not be reached; the refund may have been made: retry "
-                           "the same amount to find out") from exc
+            if audit is not None:
+                audit.refused(session, request, message)
+        raise RefundFailed(message) from exc
+    except StripeUnavailable as exc:
+        raise StripeUnanswered("Stripe could not be reached; the refund may have been made: "
+                               "retry the same amount to find out") from exc
     with session_factory() as session, session.begin():
-        return record_refund(session, request, created, actor)
+        done = record_refund(session, request, created, actor)
+        if audit is not None:
+            audit.resolved(session, done)
+    return done

@@ -1,7 +1,8 @@
 """Models of the staff console: staff accounts, failed-login bookkeeping and the audit log.
 
 The audit log is append-only in the database itself (triggers created by migration 0003 refuse
-UPDATE and DELETE on ``audit_entries``), so not even a bug in the app can rewrite history."""
+UPDATE and DELETE on ``audit_entries``), so not even a bug in the app can rewrite history.
+"""
 
 from __future__ import annotations
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import stripe
 from flask import abort, current_app, redirect, render_template, request
 
 from payments.invoicing.amounts import AmountError, check_amount, check_together, parse_amount
 from payments.links import customer_pages
+from payments.stripe.errors import StripeError
 from portal import database
 from portal.customer import bp, paying
 from portal.customer.common import check, today, token_lookup
@@ -68,7 +68,7 @@ def statement_pay(token: str):
 def _go(customer_id: int, currency: str, allocations, back_to: str):
     try:
         url = paying.start(customer_id, currency, allocations, back_to)
-    except stripe.StripeError:
+    except StripeError:
         current_app.logger.exception("could not open a Stripe Checkout Session")
         return render_template("pay_unavailable.html"), 502
     return redirect(url, 303)

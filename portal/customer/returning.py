@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import stripe
 from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from payments.checkout.models import PaymentAttempt
 from payments.events import outcome
-from payments.events.handlers import Context
 from payments.links import customer_pages, tokens
+from payments.stripe.errors import StripeError
 from portal import database
 from portal.customer import bp, paying
 from portal.customer.common import check, today, token_lookup
@@ -41,16 +40,16 @@ def _page_token(back_to: str | None) -> tuple[str, str] | None:
 def back_from_checkout(reference: str):
     """Stripe's success URL: fetch the session through the pipeline, then show the result."""
     attempt = _attempt(reference)
-    ctx = Context(current_app.extensions["portal.stripe"])
+    gateway = current_app.extensions["portal.stripe"]
     try:
-        outcome.refresh(database.db(), ctx, reference)
-    except stripe.StripeError:
+        outcome.refresh(database.db(), gateway, reference)
+    except StripeError:
         current_app.logger.warning("could not fetch a Checkout Session; the webhook will tell")
     if (page := _page_token(paying.remembered(reference))) is not None:
         endpoint = "customer.invoice_return" if page[0] == "i" else "customer.statement_return"
         return redirect(url_for(endpoint, token=page[1], attempt=reference), 303)
     database.session().expire_all()
-    return render_template("pay_result.html", result=outcome.result(database.session(), ctx,
+    return render_template("pay_result.html", result=outcome.result(database.session(), gateway,
                                                                     attempt), back=None)
 
 
@@ -92,9 +91,9 @@ def statement_return(token: str):
 
 
 def _result_page(attempt: PaymentAttempt, back: str):
-    ctx = Context(current_app.extensions.get("portal.stripe"))
     try:
-        result = outcome.result(database.session(), ctx, attempt)
-    except stripe.StripeError:
+        result = outcome.result(database.session(), current_app.extensions.get("portal.stripe"),
+                                attempt)
+    except StripeError:
         result = outcome.Result("open", attempt.amount, attempt.currency)
     return render_template("pay_result.html", result=result, back=back, today=today())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import stripe
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
@@ -101,7 +100,7 @@ def _act(exception_id: int, action: str, work: Callable[[Session, str], actions.
         with database.db().transaction() as tx:
             # The domain's first check, before the form is read: a double submit is told the
             # exception is resolved, not that its (no longer shown) form is incomplete.
-            open_exception(tx, exception_id, action, resuming=action == "refund")
+            open_exception(tx, exception_id, action)
             done = work(tx, actor.label)
             _audit(tx, actor, done)
     except (actions.ResolutionError, FormError) as exc:
@@ -170,42 +169,42 @@ def _target_invoice(tx: Session, found: queue.Detail) -> tuple[int, int]:
 @bp.post("/exceptions/<id:exception_id>/refund")
 @require_role("clerk")
 def exception_refund(exception_id: int):
-    """Refund through Stripe (default: all the money left). Intent, call, result: the call
-    runs with no transaction open; a retry of the same amount resumes, never refunds twice."""
+    """Refund through Stripe (a blank amount: all the money left, or the refund in progress);
+    each step audited; a retry of the same amount resumes, never refunds twice."""
     found = _loaded(exception_id)
     gateway = current_app.extensions.get("portal.stripe")
     if gateway is None:
         return exception(exception_id, "Refunds need Stripe: STRIPE_SECRET_KEY is not set.", 422)
-    pending = found.resolution if found.refund_in_progress else None
     actor = session.actor()
     try:
-        with database.db().transaction() as tx:
-            open_exception(tx, exception_id, "refund", resuming=True)  # see _act
-            amount = _amount(found, pending["amount"] if pending else found.available)
-            intent = refunds.request_refund(tx, exception_id, amount, actor.label)
-            if intent.after != intent.before:
-                audit.record(tx, actor, "exception.refund_request", (TARGET, exception_id),
-                             intent.before, intent.after)
+        typed = request.form.get("amount", "").strip()
+        done = refunds.refund(database.db().writer, gateway, exception_id,
+                              _amount(found) if typed else None, actor.label,
+                              _RefundAudit(actor))
+    except refunds.StripeUnanswered:
+        return exception(exception_id, "Stripe could not be reached; the refund may have "
+                         "been made. Retry the same amount to find out.", 502)
     except (actions.ResolutionError, FormError) as exc:
         return exception(exception_id, _sentence(exc), 422)
-    return _send_refund(gateway, intent, actor)
+    return _resolved(done)
 
 
-def _send_refund(gateway, intent: refunds.RefundRequest, actor: audit.Actor):
-    try:
-        created = refunds.send_refund(gateway, intent)
-    except stripe.InvalidRequestError as exc:
-        message = f"Stripe refused the refund: {exc.user_message or exc}"
-        with database.db().transaction() as tx:
-            refunds.abandon_refund(tx, intent)
-            audit.record(tx, actor, "exception.refund_refused", (TARGET, intent.exception_id),
-                         intent.after, {"resolution": None, "stripe_error": message[:500]})
-        return exception(intent.exception_id, _sentence(message), 422)
-    except stripe.StripeError:
-        return exception(intent.exception_id, "Stripe could not be reached; the refund may have "
-                         "been made. Retry the same amount to find out.", 502)
-    return _act(intent.exception_id, "refund",
-                lambda tx, label: refunds.record_refund(tx, intent, created, label))
+class _RefundAudit:
+    """Audits each step of a refund (:class:`payments.resolutions.refunds.RefundAudit`)."""
+
+    def __init__(self, actor: audit.Actor) -> None:
+        self.actor = actor
+
+    def requested(self, tx: Session, intent: refunds.RefundRequest) -> None:
+        audit.record(tx, self.actor, "exception.refund_request", (TARGET, intent.exception_id),
+                     intent.before, intent.after)
+
+    def refused(self, tx: Session, intent: refunds.RefundRequest, message: str) -> None:
+        audit.record(tx, self.actor, "exception.refund_refused", (TARGET, intent.exception_id),
+                     intent.after, {"resolution": None, "stripe_error": message[:500]})
+
+    def resolved(self, tx: Session, done: actions.Resolved) -> None:
+        _audit(tx, self.actor, done)
 
 
 @bp.post("/exceptions/<id:exception_id>/credit")
