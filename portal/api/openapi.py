@@ -57,6 +57,46 @@ def _list_payments() -> dict[str, Any]:
     }
 
 
+def _invoices_paths() -> dict[str, Any]:
+    one = {"200": {"description": "The invoice.", **_json("InvoiceOut")}}
+    return {
+        "/invoices": {
+            "post": {
+                "operationId": "upsertInvoice",
+                "summary": "Create or update an invoice by external_id",
+                "requestBody": {"required": True, **_json("InvoiceIn")},
+                "responses": {
+                    "201": {"description": "Created.", **_json("InvoiceOut")},
+                    "200": {"description": "Updated, or unchanged.", **_json("InvoiceOut")},
+                    **_errors(401, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "operationId": "listInvoices",
+                "summary": "List invoices in id order",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string"},
+                     "description": "Comma-separated: " + ", ".join(STATUSES) + "."},
+                    {"name": "customer", "in": "query", "schema": {"type": "string"},
+                     "description": "The customer's external_id."},
+                    *_PAGE_PARAMETERS,
+                ],
+                "responses": {"200": {"description": "A page.", **_json("InvoiceList")},
+                              **_errors(401, 422)},
+            },
+        },
+        "/invoices/{id}": {"get": {
+            "operationId": "getInvoice", "parameters": [_invoice_id()],
+            "responses": {**one, **_errors(401, 404)}}},
+        "/invoices/{id}/void": {"post": {
+            "operationId": "voidInvoice", "parameters": [_invoice_id()],
+            "responses": {**one, **_errors(401, 404, 409)}}},
+        "/invoices/{id}/link": {"post": {
+            "operationId": "rotatePayLink", "summary": "Replace the pay link; the old one dies",
+            "parameters": [_invoice_id()], "responses": {**one, **_errors(401, 404)}}},
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     """The OpenAPI document (built once per process)."""
@@ -66,7 +106,6 @@ def document() -> dict[str, Any]:
          (ErrorOut, "serialization")],
         ref_template=REF,
     )
-    one = {"200": {"description": "The invoice.", **_json("InvoiceOut")}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "AR Portal API", "version": "1",
@@ -77,43 +116,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": top["$defs"],
         },
-        "paths": {
-            "/invoices": {
-                "post": {
-                    "operationId": "upsertInvoice",
-                    "summary": "Create or update an invoice by external_id",
-                    "requestBody": {"required": True, **_json("InvoiceIn")},
-                    "responses": {
-                        "201": {"description": "Created.", **_json("InvoiceOut")},
-                        "200": {"description": "Updated, or unchanged.", **_json("InvoiceOut")},
-                        **_errors(401, 409, 413, 415, 422),
-                    },
-                },
-                "get": {
-                    "operationId": "listInvoices",
-                    "summary": "List invoices in id order",
-                    "parameters": [
-                        {"name": "status", "in": "query", "schema": {"type": "string"},
-                         "description": "Comma-separated: " + ", ".join(STATUSES) + "."},
-                        {"name": "customer", "in": "query", "schema": {"type": "string"},
-                         "description": "The customer's external_id."},
-                        *_PAGE_PARAMETERS,
-                    ],
-                    "responses": {"200": {"description": "A page.", **_json("InvoiceList")},
-                                  **_errors(401, 422)},
-                },
-            },
-            "/invoices/{id}": {"get": {
-                "operationId": "getInvoice", "parameters": [_invoice_id()],
-                "responses": {**one, **_errors(401, 404)}}},
-            "/invoices/{id}/void": {"post": {
-                "operationId": "voidInvoice", "parameters": [_invoice_id()],
-                "responses": {**one, **_errors(401, 404, 409)}}},
-            "/invoices/{id}/link": {"post": {
-                "operationId": "rotatePayLink", "summary": "Replace the pay link; the old one dies",
-                "parameters": [_invoice_id()], "responses": {**one, **_errors(401, 404)}}},
-            "/payments": {"get": _list_payments()},
-        },
+        "paths": {**_invoices_paths(), "/payments": {"get": _list_payments()}},
     }
 
 

@@ -1,4 +1,5 @@
-"""Dashboard KPIs of the AR staff console, computed in SQL (aggregates only, no rows loaded).
+"""Receivables KPIs of the AR staff console (aging, DSO, CEI), computed in SQL (aggregates
+only, no rows loaded).
 
 Money is integer minor units, one figure per currency: amounts of different currencies are never
 added together. Ratios (DSO days, CEI percent) are :class:`~decimal.Decimal` rounded to 0.1, or
@@ -27,9 +28,8 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, ColumnElement, case, cast, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from payments.events.models import EventFailure
 from payments.invoicing.models import Invoice
-from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.ledger.models import LedgerEntry
 
 DAY = timedelta(days=1)
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -39,8 +39,6 @@ DSO_FORMULA = ("DSO = accounts receivable at the end of the period ÷ credit sal
                "period × days in the period")
 CEI_FORMULA = ("CEI = (beginning receivables + credit sales − ending receivables) ÷ (beginning "
                "receivables + credit sales − ending current receivables) × 100")
-COLLECTED_DEFINITION = ("Card, ACH and bank-transfer payments settled through the portal this "
-                        "week (from Monday) and this month; net of refunds and disputes.")
 _TENTH = Decimal("0.1")
 
 
@@ -55,7 +53,8 @@ def _ratio(numerator: int, denominator: int, scale: int) -> Decimal | None:
     return (Decimal(numerator) * scale / Decimal(denominator)).quantize(_TENTH)
 
 
-def _currency_filter(column, currency: str | None) -> list[ColumnElement[bool]]:
+def currency_filter(column, currency: str | None) -> list[ColumnElement[bool]]:
+    """``column == currency`` as a WHERE clause list; nothing for all currencies."""
     return [] if currency is None else [column == currency]
 
 
@@ -63,7 +62,7 @@ def _live(as_of: date, void_cutoff: datetime, currency: str | None) -> list:
     """Invoices issued by the end of ``as_of`` and not void at ``void_cutoff``."""
     return [Invoice.issue_date <= as_of,
             or_(Invoice.voided_at.is_(None), Invoice.voided_at >= void_cutoff),
-            *_currency_filter(Invoice.currency, currency)]
+            *currency_filter(Invoice.currency, currency)]
 
 
 def _receivables(as_of: date, void_cutoff: datetime, currency: str | None):
@@ -172,7 +171,7 @@ def credit_sales(session: Session, first: date, last: date,
         select(Invoice.currency, func.sum(Invoice.total))
         .where(Invoice.issue_date >= first, Invoice.issue_date <= last,
                or_(Invoice.voided_at.is_(None), Invoice.voided_at >= end_of(last)),
-               *_currency_filter(Invoice.currency, currency))
+               *currency_filter(Invoice.currency, currency))
         .group_by(Invoice.currency))
     return {code: int(total) for code, total in session.execute(query)}
 
@@ -239,95 +238,3 @@ def cei(session: Session, as_of: date, period_days: int = 30,
         out[code] = Cei(code, begin, sold, end, end_current,
                         _ratio(begin + sold - end, begin + sold - end_current, 100))
     return out
-
-
-@dataclass(frozen=True)
-class Takings:
-    """Money collected in a period: ``gross`` settled payments, ``net`` after what was taken
-    back in the same period (refunds, dispute withdrawals, reversals; plus their undoings)."""
-
-    gross: int
-    net: int
-
-
-@dataclass(frozen=True)
-class Collected:
-    """Portal collections of one currency this week (ISO, from Monday) and this month."""
-
-    currency: str
-    week: Takings
-    month: Takings
-
-
-def collected(session: Session, as_of: date, currency: str | None = None
-              ) -> dict[str, Collected]:
-    """What the portal collected in the week and the calendar month up to the end of ``as_of``.
-
-    Sums the ledger's ``paid_delta`` of payment entries (``payment_id`` set; staff adjustments
-    are not collections) by the time the ledger recorded them: a refund this week of last
-    month's payment lowers this week's net. Pending ACH counts only once it clears.
-    """
-    week = datetime.combine(as_of - as_of.weekday() * DAY, time.min, UTC)
-    month = datetime.combine(as_of.replace(day=1), time.min, UTC)
-    gross = LedgerEntry.kind == "payment"
-    in_week = LedgerEntry.created_at >= week
-    amount = LedgerEntry.paid_delta
-    sums = [func.sum(case((cond, amount), else_=0)) for cond in (
-        gross & in_week, in_week, gross & (LedgerEntry.created_at >= month),
-        LedgerEntry.created_at >= month)]
-    rows = session.execute(
-        select(Invoice.currency, *sums).select_from(LedgerEntry)
-        .join(Invoice, Invoice.id == LedgerEntry.invoice_id)
-        .where(LedgerEntry.payment_id.is_not(None), LedgerEntry.paid_delta != 0,
-               LedgerEntry.created_at >= min(week, month), LedgerEntry.created_at < end_of(as_of),
-               *_currency_filter(Invoice.currency, currency))
-        .group_by(Invoice.currency).order_by(Invoice.currency))
-    return {code: Collected(code, Takings(int(wg), int(wn)), Takings(int(mg), int(mn)))
-            for code, wg, wn, mg, mn in rows}
-
-
-@dataclass(frozen=True)
-class Pending:
-    """Payments still clearing (ACH debits in ``processing``) in one currency."""
-
-    currency: str
-    amount: int
-    count: int
-
-
-def pending_ach(session: Session, currency: str | None = None) -> dict[str, Pending]:
-    """Amount and count of payments pending now, per currency (Stripe's ``processing``: ACH
-    debits; cards and bank transfers never wait in that state)."""
-    rows = session.execute(
-        select(Payment.currency, func.sum(Payment.amount), func.count())
-        .where(Payment.status == "pending", *_currency_filter(Payment.currency, currency))
-        .group_by(Payment.currency).order_by(Payment.currency))
-    return {code: Pending(code, int(amount), count) for code, amount, count in rows}
-
-
-@dataclass(frozen=True)
-class Queues:
-    """What waits for staff: payments to confirm, open exceptions (by kind), failed events."""
-
-    unconfirmed: int
-    exceptions_by_kind: tuple[tuple[str, int], ...]
-    failed_events: int
-
-    @property
-    def exceptions(self) -> int:
-        """All open reconciliation exceptions."""
-        return sum(count for _kind, count in self.exceptions_by_kind)
-
-
-def queue_counts(session: Session) -> Queues:
-    """Succeeded payments not yet confirmed (``confirmed_at`` unset), unresolved
-    reconciliation exceptions by kind, and webhook events whose handler failed unresolved."""
-    unconfirmed = session.scalar(select(func.count()).select_from(Payment).where(
-        Payment.status == "succeeded", Payment.confirmed_at.is_(None)))
-    by_kind = session.execute(
-        select(ReconciliationException.kind, func.count())
-        .where(ReconciliationException.resolved_at.is_(None))
-        .group_by(ReconciliationException.kind).order_by(ReconciliationException.kind))
-    failed = session.scalar(select(func.count()).select_from(EventFailure).where(
-        EventFailure.resolved_at.is_(None)))
-    return Queues(unconfirmed or 0, tuple((kind, n) for kind, n in by_kind), failed or 0)
