@@ -8,14 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import NotFound
 
+from payments.links import customer_pages
 from payments.links.customer_pages import LinkState
+from portal import database
 from portal.customer import bp
 from portal.extensions import limiter
 from portal.security import no_store
@@ -72,13 +74,29 @@ def _no_store(response: Response) -> Response:
     return no_store(response)
 
 
-def check(state: LinkState, expired_template: str, **context):
-    """Abort with the shared 404, or return the 410 page, unless the link is usable."""
+def resolved_link(kind: str, token: str, view: bool = False) -> Any:
+    """What a usable ``kind`` link (``"invoice"`` or ``"statement"``) opens: its row, or with
+    ``view`` the page's view (the invoice in one query; the statement with its open invoices).
+
+    Anything else ends the request here: an unknown, malformed, altered or revoked token is the
+    one shared 404 (counted by :func:`token_lookup`), an expired one the 410 page that offers a
+    fresh link.
+    """
+    session = database.session()
+    if kind == "invoice" and view:
+        state, found = customer_pages.load_invoice(session, token, today())
+    else:
+        resolve = {"invoice": customer_pages.resolve_invoice,
+                   "statement": customer_pages.resolve_statement}[kind]
+        state, found = resolve(session, token)
     if state is LinkState.NOT_FOUND:
         abort(404)
     if state is LinkState.EXPIRED:
-        return render_template(expired_template, **context), 410
-    return None
+        abort(make_response(render_template("expired.html", kind=kind, token=token), 410))
+    if kind == "statement" and view:
+        key = current_app.extensions["portal.links"].key
+        return customer_pages.statement_view(session, found, key, today())
+    return found
 
 
 def pdf_response(data: bytes, filename: str) -> Response:

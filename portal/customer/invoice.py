@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Response, render_template
+from flask import Response, abort, render_template
 
 from payments.links import customer_pages, tokens
 from portal import database, pdf, urls
 from portal.customer import bp
-from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
+from portal.customer.common import pdf_response, renew_limit, resolved_link, token_lookup
 from portal.customer.renew import renew_invoice_link
 
 
@@ -18,9 +18,7 @@ from portal.customer.renew import renew_invoice_link
 @token_lookup
 def invoice_page(token: str):
     """The invoice as the customer sees it."""
-    state, view = customer_pages.load_invoice(database.session(), token, today())
-    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
-        return stop
+    view = resolved_link("invoice", token, view=True)
     return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token))
 
 
@@ -28,9 +26,7 @@ def invoice_page(token: str):
 @token_lookup
 def invoice_pdf(token: str):
     """The invoice PDF, rendered once per revision and then served from the cache."""
-    state, view = customer_pages.load_invoice(database.session(), token, today())
-    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
-        return stop
+    view = resolved_link("invoice", token, view=True)
     return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token)), f"invoice-{view.number}")
 
 
@@ -38,9 +34,7 @@ def invoice_pdf(token: str):
 @token_lookup
 def invoice_qr(token: str):
     """A QR code of the pay URL, for ERP and email templates."""
-    state, _row = customer_pages.resolve_invoice(database.session(), token)
-    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
-        return stop
+    resolved_link("invoice", token)
     buf = io.BytesIO()
     segno.make(urls.pay_url(token), error="m").save(
         buf, kind="svg", scale=4, border=2, xmldecl=False, title="Pay this invoice"
@@ -57,7 +51,7 @@ def invoice_renew(token: str):
     if state is customer_pages.LinkState.NOT_FOUND:
         renewed = tokens.renewed_since_expiry(database.session(), token, "invoice")
         if renewed is None:
-            return check(state, "expired.html")
+            abort(404)
         renew_invoice_link(renewed.invoice_id)  # pressed again: mail the fresh link again
         return render_template("renewed.html", expired=True)
     if state is customer_pages.LinkState.EXPIRED:

@@ -10,7 +10,7 @@ from payments.links import customer_pages
 from payments.stripe.errors import StripeError
 from portal import database
 from portal.customer import bp, paying
-from portal.customer.common import check, today, token_lookup
+from portal.customer.common import resolved_link, today, token_lookup
 
 
 def _gateway():
@@ -25,9 +25,7 @@ def _gateway():
 def invoice_pay(token: str):
     """Pay this invoice in full or, where allowed, in part; 303 to Stripe Checkout."""
     _gateway()
-    state, row = customer_pages.resolve_invoice(database.session(), token)
-    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
-        return stop
+    row = resolved_link("invoice", token)
     inv = paying.payable(row)
     try:
         typed = request.form.get("amount", "") if request.form.get("choice") == "other" else None
@@ -45,9 +43,7 @@ def invoice_pay(token: str):
 def statement_pay(token: str):
     """Pay the chosen open invoices of a statement, each in full, in one Checkout."""
     _gateway()
-    state, row = customer_pages.resolve_statement(database.session(), token)
-    if (stop := check(state, "expired.html", kind="statement", token=token)) is not None:
-        return stop
+    row = resolved_link("statement", token)
     chosen = {int(v) for v in request.form.getlist("invoice") if v.isascii() and v.isdigit()}
     key = current_app.extensions["portal.links"].key
     view = customer_pages.statement_view(database.session(), row, key, today())

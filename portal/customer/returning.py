@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from payments.checkout.models import PaymentAttempt
 from payments.events import outcome
-from payments.links import customer_pages, tokens
+from payments.links import tokens
 from payments.stripe.errors import StripeError
 from portal import database
 from portal.customer import bp, paying
-from portal.customer.common import check, today, token_lookup
+from portal.customer.common import resolved_link, today, token_lookup
 
 
 def _attempt(reference: str | None) -> PaymentAttempt:
@@ -68,9 +68,7 @@ def cancel_from_checkout(reference: str):
 @token_lookup
 def invoice_return(token: str):
     """What happened to the payment of this invoice, in plain words."""
-    state, row = customer_pages.resolve_invoice(database.session(), token)
-    if (stop := check(state, "expired.html", kind="invoice", token=token)) is not None:
-        return stop
+    row = resolved_link("invoice", token)
     attempt = _attempt(request.args.get("attempt"))
     if not any(a.invoice_id == row["id"] for a in attempt.allocations):
         abort(404)
@@ -81,9 +79,7 @@ def invoice_return(token: str):
 @token_lookup
 def statement_return(token: str):
     """What happened to the payment of several invoices from this statement."""
-    state, row = customer_pages.resolve_statement(database.session(), token)
-    if (stop := check(state, "expired.html", kind="statement", token=token)) is not None:
-        return stop
+    row = resolved_link("statement", token)
     attempt = _attempt(request.args.get("attempt"))
     if attempt.customer_id != row["customer_id"]:
         abort(404)

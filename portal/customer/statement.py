@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import abort, render_template
 
 from payments.links import customer_pages, tokens
 from portal import database, pdf, urls
 from portal.customer import bp
-from portal.customer.common import check, pdf_response, renew_limit, today, token_lookup
+from portal.customer.common import pdf_response, renew_limit, resolved_link, today, token_lookup
 from portal.customer.renew import renew_statement_link
-
-
-def _statement(token: str):
-    state, row = customer_pages.resolve_statement(database.session(), token)
-    stop = check(state, "expired.html", kind="statement", token=token)
-    if stop is not None:
-        return stop, None
-    key = current_app.extensions["portal.links"].key
-    return None, customer_pages.statement_view(database.session(), row, key, today())
 
 
 @bp.get("/s/<token>")
 @token_lookup
 def statement_page(token: str):
     """The statement: open invoices oldest first, totals per currency, aging buckets."""
-    stop, view = _statement(token)
-    if stop is not None:
-        return stop
+    view = resolved_link("statement", token, view=True)
     return render_template("statement.html", st=view, token=token,
                            buckets=customer_pages.AGING_BUCKETS, pay_url=urls.pay_url)
 
@@ -35,9 +24,7 @@ def statement_page(token: str):
 @token_lookup
 def statement_pdf(token: str):
     """The statement as a PDF, with its link and QR code."""
-    stop, view = _statement(token)
-    if stop is not None:
-        return stop
+    view = resolved_link("statement", token, view=True)
     data = pdf.statement_pdf(view, urls.statement_url(token), today())
     return pdf_response(data, f"statement-{view.customer['customer_name']}-{today()}")
 
@@ -51,7 +38,7 @@ def statement_renew(token: str):
     if state is customer_pages.LinkState.NOT_FOUND:
         renewed = tokens.renewed_since_expiry(database.session(), token, "statement")
         if renewed is None:
-            return check(state, "expired.html")
+            abort(404)
         renew_statement_link(renewed.customer_id)  # pressed again: mail the fresh link again
         return render_template("renewed.html", expired=True)
     if state is customer_pages.LinkState.EXPIRED:

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from payments.staff import api_keys
 from tests.factories import invoice_body
-from tests.sandbox.conftest import Sandbox, serve, wait_for
+from tests.stripe_sandbox.conftest import Sandbox, serve, wait_for
 
 WEBHOOK_SECRET = "whsec_integration_tests"
 __all__ = ["Stack", "wait_for"]

@@ -1,0 +1,162 @@
+"""What a security reviewer checks on the token pages: response headers, one indistinguishable
+404 for every bad token, escaping of ERP text, and the budget of bad-token lookups."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import Api, path_of, token_of
+from tests.portal.customer.test_customer_pages import text_of
+from tests.portal.customer.test_renew import expire
+
+UNKNOWN = "A" * 43  # well formed, never issued
+SCRIPT = '<script>alert("x")</script>'
+
+
+def altered(token: str) -> str:
+    """The token with one character in the middle changed."""
+    i = len(token) // 2
+    return token[:i] + ("B" if token[i] != "B" else "C") + token[i + 1:]
+
+
+def csp_of(response) -> dict[str, list[str]]:
+    """The Content-Security-Policy as ``{directive: [sources]}``."""
+    policy = response.headers["Content-Security-Policy"]
+    return {name: sources for name, *sources in (part.split() for part in policy.split(";"))}
+
+
+def token_responses(api, client, db) -> dict[str, object]:
+    """One response of every kind a token URL can give: pages, files, 404, 410, 429."""
+    inv = api.create()
+    old = api.create(external_id="ERP-2", number="INV-0002")
+    expire(db, old["pay_url"])
+    pay, statement = path_of(inv["pay_url"]), path_of(inv["customer"]["statement_url"])
+    out = {name: client.get(path) for name, path in {
+        "invoice": pay, "pdf": pay + "/pdf", "qr": pay + "/qr.svg", "statement": statement,
+        "statement pdf": statement + "/pdf", "404": f"/i/{UNKNOWN}",
+        "410": path_of(old["pay_url"])}.items()}
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', out["410"].get_data(as_text=True))
+    out["renewed"] = client.post(path_of(old["pay_url"]) + "/renew",
+                                 data={"csrf_token": csrf.group(1)})
+    return out
+
+
+# --- headers -------------------------------------------------------------------------------------
+
+
+def test_every_token_response_is_private_unframed_and_unsniffed(api, client, db):
+    for name, response in token_responses(api, client, db).items():
+        headers = response.headers
+        assert response.status_code in (200, 404, 410), name
+        assert headers["Referrer-Policy"] == "no-referrer", name
+        assert headers["Cache-Control"] == "no-store", name
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["X-Frame-Options"] == "DENY", name
+        csp = csp_of(response)
+        assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"], name
+        assert csp["frame-ancestors"] == ["'none'"], name
+        assert "Set-Cookie" not in headers or "Secure" in headers["Set-Cookie"], name
+
+
+@pytest.mark.parametrize("stripe", [False, True], ids=["payments off", "payments on"])
+def test_the_csp_allows_no_third_party_source(app_factory, api_key, stripe):
+    extra = {"STRIPE_SECRET_KEY": "sk_test_unused"} if stripe else {}
+    client = app_factory(**extra).test_client()
+    page = client.get(path_of(Api(client, api_key).create()["pay_url"]))
+    assert ("Pay $38.50" in page.get_data(as_text=True)) == stripe
+    csp = csp_of(page)
+    for directive, sources in csp.items():
+        allowed = {"'self'", "'none'"} | ({"data:"} if directive == "img-src" else set())
+        if directive == "form-action" and stripe:
+            allowed.add("https://checkout.stripe.com")  # the pay form's redirect to Checkout
+        assert set(sources) <= allowed, (directive, sources)
+    assert {"default-src", "script-src", "style-src", "img-src"} <= set(csp)
+
+
+def test_hsts_only_over_https(api, client):
+    path = path_of(api.create()["pay_url"])
+    assert "Strict-Transport-Security" not in client.get(path).headers
+    secure = client.get(path, base_url="https://portal.test")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    # A client claiming HTTPS is not believed unless a proxy is configured in front.
+    spoofed = client.get(path, headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in spoofed.headers
+
+
+def test_hsts_behind_a_tls_terminating_proxy(app_factory, api_key):
+    client = app_factory(PORTAL_PROXY_COUNT=1).test_client()
+    path = path_of(Api(client, api_key).create()["pay_url"])
+    proxied = client.get(path, headers={"X-Forwarded-Proto": "https",
+                                        "X-Forwarded-For": "198.51.100.7"})
+    assert "Strict-Transport-Security" in proxied.headers
+    plain = client.get(path, headers={"X-Forwarded-Proto": "http"})
+    assert "Strict-Transport-Security" not in plain.headers
+
+
+# --- one 404 for every bad token -----------------------------------------------------------------
+
+
+def test_unknown_altered_malformed_and_revoked_tokens_get_one_identical_404(api, client):
+    inv = api.create()
+    token, statement = token_of(inv["pay_url"]), token_of(inv["customer"]["statement_url"])
+    rotated = api.post(f"/invoices/{inv['id']}/link").get_json()
+    assert client.get(path_of(rotated["pay_url"])).status_code == 200
+    paths = [f"/i/{UNKNOWN}", f"/i/{altered(token_of(rotated['pay_url']))}", "/i/short",
+             f"/i/{token}", f"/i/{token}/pdf", f"/i/{token}/qr.svg", f"/i/{UNKNOWN}/pdf",
+             f"/s/{UNKNOWN}", f"/s/{altered(statement)}", f"/s/{token}", f"/i/{statement}",
+             f"/s/{altered(statement)}/pdf", f"/i/{token}%00"]
+    responses = [client.get(path) for path in paths]
+    first = responses[0]
+    assert first.status_code == 404 and "This link is not valid" in first.get_data(as_text=True)
+    for path, response in zip(paths, responses, strict=True):
+        assert response.status_code == 404, path
+        assert response.get_data() == first.get_data(), path
+        assert dict(response.headers) == dict(first.headers), path
+
+
+def test_a_bad_token_renewal_gets_the_same_404(api, client, db):
+    inv = api.create()
+    expire(db, inv["pay_url"])
+    page = client.get(path_of(inv["pay_url"])).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    unknown = client.post(f"/i/{UNKNOWN}/renew", data={"csrf_token": csrf})
+    assert unknown.status_code == 404
+    assert unknown.get_data() == client.get(f"/i/{UNKNOWN}").get_data()
+
+
+# --- ERP text is text ----------------------------------------------------------------------------
+
+
+def test_erp_text_is_escaped_on_the_invoice_and_statement_pages(api, client):
+    inv = api.create(number='<b id="n">N</b>', memo=SCRIPT, terms="<img src=x onerror=alert(1)>",
+                     customer={"external_id": "C", "name": SCRIPT, "email": "ap@x.example"},
+                     lines=[{"description": SCRIPT, "amount": 3500}])
+    for url in (inv["pay_url"], inv["customer"]["statement_url"]):
+        page = client.get(path_of(url)).get_data(as_text=True)
+        assert "<script" not in page and "<img src=x" not in page and "<b id" not in page
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+        assert SCRIPT in text_of(page) and '<b id="n">N</b>' in text_of(page)
+
+
+# --- the bad-lookup budget -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [f"/s/{UNKNOWN}", f"/i/{UNKNOWN}/pdf", f"/s/{UNKNOWN}/pdf",
+                                  f"/i/{UNKNOWN}/qr.svg", "/i/not-even-a-token"])
+def test_bad_lookups_from_one_address_get_429_after_the_budget(app_factory, path):
+    client = app_factory(PORTAL_TOKEN_RATE_LIMIT="3 per hour").test_client()
+    assert [client.get(path).status_code for _ in range(4)] == [404, 404, 404, 429]
+    limited = client.get(path)
+    assert limited.headers["Cache-Control"] == "no-store"
+    assert "Too many attempts" in limited.get_data(as_text=True)
+    assert client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 404
+
+
+def test_bad_lookups_share_one_budget_across_the_token_urls(app_factory):
+    client = app_factory(PORTAL_TOKEN_RATE_LIMIT="3 per hour").test_client()
+    # A guesser rotating between the token URLs gets no more tries than on one of them.
+    paths = [f"/i/{UNKNOWN}", f"/i/{UNKNOWN}/pdf", f"/s/{UNKNOWN}", f"/i/{UNKNOWN}/qr.svg",
+             f"/s/{UNKNOWN}/pdf"]
+    assert [client.get(path).status_code for path in paths] == [404, 404, 404, 429, 429]
