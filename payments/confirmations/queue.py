@@ -22,6 +22,7 @@ from payments.checkout.models import Allocation, PaymentAttempt
 from payments.clock import utcnow
 from payments.invoicing.models import Invoice
 from payments.ledger.models import LedgerEntry, Payment, ReconciliationException, StaffAllocationSet
+from payments.paging import keyset
 
 MAX_BATCH = 500  # payments one confirm may name; a page of the queue is far smaller
 
@@ -68,12 +69,8 @@ def queue(session: Session, cursor: int | None = None, limit: int = 50) -> Queue
     limit = max(1, min(limit, MAX_BATCH))
     query = select(Payment).where(Payment.status == "succeeded",
                                   Payment.confirmed_at.is_(None))
-    if cursor is not None:
-        query = query.where(Payment.id > cursor)
-    payments = session.scalars(query.order_by(Payment.id).limit(limit + 1)).all()
-    more = len(payments) > limit
-    items = describe(session, payments[:limit])
-    return QueuePage(items, items[-1].payment.id if more else None)
+    found = keyset(session, query, Payment.id, cursor, limit)
+    return QueuePage(describe(session, found.rows), found.next_cursor)
 
 
 def describe(session: Session, payments: Sequence[Payment]) -> list[Described]:

@@ -9,10 +9,8 @@ invoices.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, and_, func, or_, select, tuple_, union
 from sqlalchemy.orm import Session
@@ -20,19 +18,12 @@ from sqlalchemy.orm import Session
 from payments.invoicing.models import Customer, Invoice
 from payments.invoicing.status import status_of
 from payments.links.customer_pages import InvoiceColumns
+from payments.paging import Page, keyset
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
 # What the status filter offers; "open" is every invoice still owed, overdue ones included.
 LIST_STATUSES = ("open", "overdue", "paid", "void")
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of rows; ``next_cursor`` fetches the next page (None at the end)."""
-
-    rows: Sequence[Any]
-    next_cursor: int | None
 
 
 @dataclass(frozen=True)
@@ -95,13 +86,11 @@ def invoices(session: Session, today: date, q: str = "", status: str | None = No
         query = query.where(list_status_clause(status, today))
     if customer_id is not None:
         query = query.where(Invoice.customer_id == customer_id)
-    if cursor is not None:
-        query = query.where(Invoice.id < cursor)
-    found = session.execute(query.order_by(Invoice.id.desc()).limit(limit + 1)).mappings().all()
+    found = keyset(session, query, Invoice.id, cursor, limit, newest_first=True, mappings=True)
     rows = [InvoiceRow(r, *status_of(total=r["total"], amount_paid=r["amount_paid"],
                                      voided=r["voided_at"] is not None, due_date=r["due_date"],
-                                     today=today)) for r in found[:limit]]
-    return Page(rows, rows[-1].id if len(found) > limit else None)
+                                     today=today)) for r in found.rows]
+    return Page(rows, found.next_cursor)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from payments.clock import utcnow
 from payments.console.models import MAX_LENGTH, CustomerNote
 from payments.invoicing.models import Customer
+from payments.paging import keyset
 from payments.staff import audit
 
 
@@ -62,9 +63,5 @@ def page(session: Session, customer_id: int, cursor: int | None = None,
     """The customer's notes, newest first, ``limit`` at a time (keyset on id: notes are only
     appended, so ids grow with time and a page stays put while colleagues add notes)."""
     query = select(CustomerNote).where(CustomerNote.customer_id == customer_id)
-    if cursor is not None:
-        query = query.where(CustomerNote.id < cursor)
-    rows = list(session.scalars(query.order_by(CustomerNote.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return NotesPage(rows, rows[-1].id if more and rows else None)
+    found = keyset(session, query, CustomerNote.id, cursor, limit, newest_first=True)
+    return NotesPage(found.rows, found.next_cursor)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from payments.confirmations import queue
 from payments.invoicing.models import Invoice
 from payments.ledger.models import EXCEPTION_KINDS, Payment, ReconciliationException
+from payments.paging import keyset
 from payments.resolutions.core import FITS, MONEY_KINDS, nets, unapplied
 
 STATUSES = ("open", "resolved", "all")
@@ -51,19 +52,16 @@ def page(session: Session, status: str = "open", kind: str | None = None,
         query = query.where(ReconciliationException.resolved_at.is_not(None))
     if kind in EXCEPTION_KINDS:
         query = query.where(ReconciliationException.kind == kind)
-    if cursor is not None:
-        query = query.where(ReconciliationException.id > cursor if oldest_first
-                            else ReconciliationException.id < cursor)
-    order = ReconciliationException.id if oldest_first else ReconciliationException.id.desc()
-    rows = session.scalars(query.order_by(order).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
+    found = keyset(session, query, ReconciliationException.id, cursor, limit,
+                   newest_first=not oldest_first)
+    rows = found.rows
     invoice_ids = {e.invoice_id for e in rows if e.invoice_id}
     payment_ids = {e.payment_id for e in rows if e.payment_id}
     invoices = {i.id: i for i in session.scalars(select(Invoice).where(
         Invoice.id.in_(invoice_ids)))} if invoice_ids else {}
     payments = {p.id: p for p in session.scalars(select(Payment).where(
         Payment.id.in_(payment_ids)))} if payment_ids else {}
-    return ExceptionPage(rows, rows[-1].id if more and rows else None, invoices, payments)
+    return ExceptionPage(rows, found.next_cursor, invoices, payments)
 
 
 @dataclass(frozen=True)

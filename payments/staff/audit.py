@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payments.paging import keyset
 from payments.staff.models import AuditEntry, StaffUser
 
 __all__ = ["CLI", "Actor", "AuditEntry", "AuditFilter", "AuditPage", "query", "record"]
@@ -83,7 +84,7 @@ def query(session: Session, filters: AuditFilter | None = None, cursor: int | No
     stays stable while new entries arrive, and deep pages cost the same as the first.
     """
     filters = filters or AuditFilter()
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    stmt = select(AuditEntry)
     if filters.actor:
         stmt = stmt.where(AuditEntry.actor == filters.actor.strip().lower())
     if filters.action:
@@ -97,12 +98,8 @@ def query(session: Session, filters: AuditFilter | None = None, cursor: int | No
     if filters.until:
         next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
         stmt = stmt.where(AuditEntry.at < next_day)
-    if cursor is not None:
-        stmt = stmt.where(AuditEntry.id < cursor)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AuditPage(rows, rows[-1].id if more and rows else None)
+    found = keyset(session, stmt, AuditEntry.id, cursor, limit, newest_first=True)
+    return AuditPage(found.rows, found.next_cursor)
 
 
 def actions(session: Session) -> list[str]:

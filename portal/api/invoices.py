@@ -13,6 +13,7 @@ from payments.invoicing.schemas import parse_invoice
 from payments.invoicing.status import STATUSES, status_clause
 from payments.invoicing.upsert import Conflict, upsert_invoice, void_invoice
 from payments.links import tokens
+from payments.paging import keyset
 from portal import database
 from portal.api import bp, paging
 from portal.api.serialize import invoices_json
@@ -75,11 +76,9 @@ def list_invoices():
     if errors:
         return api_error(422, "invalid query parameters", errors)
     session = database.session()
-    rows = list(session.scalars(
-        query.where(Invoice.id > after).order_by(Invoice.id).limit(limit + 1)
-        .options(selectinload(Invoice.lines), selectinload(Invoice.customer))
-    ))
-    return paging.respond(rows, limit, lambda page: invoices_json(session, page))
+    query = query.options(selectinload(Invoice.lines), selectinload(Invoice.customer))
+    page = keyset(session, query, Invoice.id, after, limit)
+    return paging.respond(page, lambda rows: invoices_json(session, rows))
 
 
 @bp.post("/invoices/<id:invoice_id>/void")

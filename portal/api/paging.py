@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import Response, jsonify, request
 
+from payments.paging import Page
 from portal.urls import MAX_ROW_ID
 
 MAX_PAGE = 100
@@ -26,20 +27,21 @@ def statuses(allowed: Collection[str], errors: dict[str, str]) -> list[str]:
     return wanted
 
 
-def position(errors: dict[str, str]) -> tuple[int, int]:
-    """``(after_id, limit)`` from the ``cursor`` and ``limit`` arguments."""
+def position(errors: dict[str, str]) -> tuple[int | None, int]:
+    """``(after_id, limit)`` from the ``cursor`` and ``limit`` arguments (None: from the
+    start)."""
     return _decode_cursor(request.args.get("cursor"), errors), _limit(request.args.get("limit"),
                                                                       errors)
 
 
-def respond(rows: Sequence[Any], limit: int,
-            serialise: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
-    """The page envelope for ``rows`` (fetched with ``limit + 1`` to know if more follow)."""
-    page, has_more = list(rows[:limit]), len(rows) > limit
+def respond(page: Page[Any], serialise: Callable[[list[Any]], list[dict[str, Any]]]
+            ) -> Response:
+    """The page envelope: the rows serialised, and an opaque cursor when more follow."""
+    more = page.next_cursor is not None
     return jsonify({
-        "data": serialise(page),
-        "has_more": has_more,
-        "next_cursor": _encode_cursor(page[-1].id) if has_more else None,
+        "data": serialise(list(page.rows)),
+        "has_more": more,
+        "next_cursor": _encode_cursor(page.next_cursor) if more else None,
     })
 
 
@@ -47,9 +49,9 @@ def _encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
+def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int | None:
     if not cursor:
-        return 0
+        return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = raw.partition(":")
@@ -59,7 +61,7 @@ def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int:
     except (binascii.Error, UnicodeDecodeError):
         pass
     errors["cursor"] = "not a cursor returned by this API"
-    return 0
+    return None
 
 
 def _limit(raw: str | None, errors: dict[str, str]) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from payments.confirmations.queue import describe
 from payments.ledger.models import PAYMENT_STATUSES, Payment
+from payments.paging import keyset
 from portal import database
 from portal.api import bp, paging
 from portal.api.serialize import iso
@@ -41,9 +42,8 @@ def list_payments():
     if errors:
         return api_error(422, "invalid query parameters", errors)
     session = database.session()
-    rows = list(session.scalars(query.where(Payment.id > after).order_by(Payment.id)
-                                .limit(limit + 1)))
-    return paging.respond(rows, limit, lambda page: payments_json(session, page))
+    page = keyset(session, query, Payment.id, after, limit)
+    return paging.respond(page, lambda rows: payments_json(session, rows))
 
 
 def payments_json(session: Session, payments: list[Payment]) -> list[dict[str, Any]]:
