@@ -5,6 +5,7 @@ Stripe hears of it (allocation first).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -20,7 +21,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from payments.clock import UTCDateTime, utcnow
 from payments.db import Base, one_of
 
-ATTEMPT_STATUSES = ("open", "completed", "expired")
+
+class AttemptStatus(StrEnum):
+    """An attempt is open until its Checkout Session completes or expires."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+ATTEMPT_STATUSES = tuple(status.value for status in AttemptStatus)
 
 
 class PaymentAttempt(Base):

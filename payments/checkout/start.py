@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from payments.checkout.models import Allocation, PaymentAttempt
+from payments.checkout.models import Allocation, AttemptStatus, PaymentAttempt
 from payments.clock import utcnow
 from payments.invoicing.models import Customer, Invoice
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
@@ -48,17 +48,17 @@ def begin(session: Session, customer_id: int, currency: str,
     fp = fingerprint(currency, allocations)
     now = utcnow()
     for attempt in session.scalars(select(PaymentAttempt).where(
-            PaymentAttempt.customer_id == customer_id, PaymentAttempt.status == "open",
+            PaymentAttempt.customer_id == customer_id, PaymentAttempt.status == AttemptStatus.OPEN,
             PaymentAttempt.fingerprint == fp).order_by(PaymentAttempt.id.desc())):
         if attempt.expires_at is None or attempt.expires_at > now + REUSE_MARGIN:
             return Begun(attempt, reused=True)
     invoice_ids = {inv for inv, _ in allocations}
     superseded = session.scalars(select(PaymentAttempt).where(
-        PaymentAttempt.customer_id == customer_id, PaymentAttempt.status == "open",
+        PaymentAttempt.customer_id == customer_id, PaymentAttempt.status == AttemptStatus.OPEN,
         PaymentAttempt.allocations.any(Allocation.invoice_id.in_(invoice_ids)))).all()
     attempt = PaymentAttempt(
         reference="pa_" + secrets.token_urlsafe(18), customer_id=customer_id, currency=currency,
-        amount=sum(amt for _, amt in allocations), fingerprint=fp, status="open",
+        amount=sum(amt for _, amt in allocations), fingerprint=fp, status=AttemptStatus.OPEN,
         allocations=[Allocation(invoice_id=inv, amount=amt) for inv, amt in allocations])
     session.add(attempt)
     session.flush()
@@ -144,8 +144,8 @@ def expire_superseded(session_factory, gateway: StripeGateway,
             continue  # it completed meanwhile: the events will tell what it paid
         with session_factory() as session, session.begin():
             session.execute(update(PaymentAttempt).where(
-                PaymentAttempt.reference == reference, PaymentAttempt.status == "open")
-                .values(status="expired"))
+                PaymentAttempt.reference == reference, PaymentAttempt.status == AttemptStatus.OPEN)
+                .values(status=AttemptStatus.EXPIRED))
 
 
 def line_label(invoice: Invoice, amount: int) -> str:

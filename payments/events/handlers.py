@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from payments.checkout.models import PaymentAttempt
+from payments.checkout.models import AttemptStatus, PaymentAttempt
 from payments.ledger.reconcile import sync_payment
 from payments.reads import Reads
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
@@ -58,7 +58,7 @@ def session_completed(ctx: Context, session: Session, obj: StripeObject) -> None
     """The customer finished Checkout: the attempt is complete; money may still be pending."""
     attempt = _attempt(session, obj)
     if attempt is not None:
-        attempt.status = "completed"
+        attempt.status = AttemptStatus.COMPLETED
         attempt.payment_intent_id = _id(obj.get("payment_intent")) or attempt.payment_intent_id
     _sync(ctx, session, obj.get("payment_intent"))
 
@@ -71,8 +71,8 @@ def session_async_result(ctx: Context, session: Session, obj: StripeObject) -> N
 def session_expired(ctx: Context, session: Session, obj: StripeObject) -> None:
     """The session can no longer be paid; an attempt still open becomes expired."""
     attempt = _attempt(session, obj)
-    if attempt is not None and attempt.status == "open":
-        attempt.status = "expired"
+    if attempt is not None and attempt.status == AttemptStatus.OPEN:
+        attempt.status = AttemptStatus.EXPIRED
 
 
 def intent_changed(ctx: Context, session: Session, obj: StripeObject) -> None:

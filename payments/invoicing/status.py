@@ -5,13 +5,25 @@ and as SQL, and whether money has moved on it.
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
 from sqlalchemy import and_
 from sqlalchemy.sql import ColumnElement
 
 from payments.invoicing.models import Invoice
 
-STATUSES = ("open", "partially_paid", "overdue", "paid", "void")
+
+class InvoiceStatus(StrEnum):
+    """What the customer and staff are shown; derived from the balances and dates, not stored."""
+
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    OVERDUE = "overdue"
+    PAID = "paid"
+    VOID = "void"
+
+
+STATUSES = tuple(status.value for status in InvoiceStatus)
 
 
 def has_money(invoice: Invoice) -> bool:
@@ -21,15 +33,15 @@ def has_money(invoice: Invoice) -> bool:
 
 def status_of(
     *, total: int, amount_paid: int, voided: bool, due_date: date, today: date
-) -> tuple[str, int]:
+) -> tuple[InvoiceStatus, int]:
     """The invoice's status and how many days it is overdue (0 unless status is "overdue")."""
     if voided:
-        return "void", 0
+        return InvoiceStatus.VOID, 0
     if amount_paid >= total:
-        return "paid", 0
+        return InvoiceStatus.PAID, 0
     if due_date < today:
-        return "overdue", (today - due_date).days
-    return ("partially_paid" if amount_paid > 0 else "open"), 0
+        return InvoiceStatus.OVERDUE, (today - due_date).days
+    return (InvoiceStatus.PARTIALLY_PAID if amount_paid > 0 else InvoiceStatus.OPEN), 0
 
 
 def status_clause(status: str, today: date) -> ColumnElement[bool]:

@@ -20,36 +20,22 @@ from sqlalchemy.orm import Session
 
 from payments.invoicing.models import Invoice
 from payments.ledger.models import LedgerEntry, Payment
+from payments.ledger.states import LedgerKind, advance
 from payments.stripe.facts import PaymentFacts
 
 # What undoes an entry of each kind when the fact behind it no longer holds.
 REVERSAL_KIND = {
-    "pending": "pending_released",
-    "payment": "payment_reversed",
-    "refund": "refund_reversed",
-    "dispute_withdrawal": "dispute_reinstatement",
-    "dispute_reinstatement": "dispute_withdrawal",
+    LedgerKind.PENDING: LedgerKind.PENDING_RELEASED,
+    LedgerKind.PAYMENT: LedgerKind.PAYMENT_REVERSED,
+    LedgerKind.REFUND: LedgerKind.REFUND_REVERSED,
+    LedgerKind.DISPUTE_WITHDRAWAL: LedgerKind.DISPUTE_REINSTATEMENT,
+    LedgerKind.DISPUTE_REINSTATEMENT: LedgerKind.DISPUTE_WITHDRAWAL,
 }
 REVERSAL_SUFFIX = ":reversed"
 # A payment's principal on an invoice: what the convergent ledger wrote (``payment_id``) plus
 # what staff moved (``staff_payment_id``: re-allocations and credit transfers).
-PRINCIPAL_KINDS = ("payment", "payment_reversed")
-STAFF_KINDS = ("reallocation", "credit_transfer")
-
-
-# The payment state machine only moves forward. A stale "processing" after "succeeded" (an old
-# event, a slow retry) changes nothing; a card retried after an ACH failure may still succeed.
-FORWARD = {
-    "pending": {"succeeded", "failed", "canceled"},
-    "failed": {"succeeded"},
-    "canceled": set(),
-    "succeeded": set(),
-}
-
-
-def advance(current: str, new: str) -> str:
-    """The status after seeing ``new``: ``new`` if the machine allows the move, else ``current``."""
-    return new if new in FORWARD[current] else current
+PRINCIPAL_KINDS = (LedgerKind.PAYMENT, LedgerKind.PAYMENT_REVERSED)
+STAFF_KINDS = (LedgerKind.REALLOCATION, LedgerKind.CREDIT_TRANSFER)
 
 
 @dataclass
@@ -158,8 +144,8 @@ def _entry(payment: Payment, invoice_id: int, cause: str, want: _Want) -> Ledger
 def write_off(session: Session, invoice_id: int, delta: int, cause: str,
               note: str) -> LedgerEntry:
     """A staff adjustment of ``delta`` on one invoice (nobody's money); balances refreshed."""
-    entry = LedgerEntry(invoice_id=invoice_id, kind="adjustment", paid_delta=delta, cause=cause,
-                        note=note)
+    entry = LedgerEntry(invoice_id=invoice_id, kind=LedgerKind.ADJUSTMENT, paid_delta=delta,
+                        cause=cause, note=note)
     session.add(entry)
     refresh_balances(session, {invoice_id})
     return entry

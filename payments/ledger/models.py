@@ -25,14 +25,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from payments.checkout.models import PaymentAttempt
 from payments.clock import UTCDateTime, utcnow
 from payments.db import Base, one_of
+from payments.ledger.states import ExceptionKind, LedgerKind, PaymentStatus
 
-PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
-# "reallocation" and "credit_transfer" are staff moves of a payment's money (exceptions queue):
-# they carry the payment in ``staff_payment_id``, never in ``payment_id``, which the convergent
-# ledger owns. "adjustment" is a write-off, nobody's money.
-LEDGER_KINDS = ("pending", "pending_released", "payment", "payment_reversed", "refund",
-                "refund_reversed", "dispute_withdrawal", "dispute_reinstatement", "adjustment",
-                "reallocation", "credit_transfer")
+PAYMENT_STATUSES = tuple(status.value for status in PaymentStatus)
+LEDGER_KINDS = tuple(kind.value for kind in LedgerKind)
 # How reconciliation found a payment's invoices (``Payment.match_reason``).
 MATCH_REASONS = ("attempt_reference", "attempt_payment_intent", "staff_allocation")
 
@@ -111,8 +107,7 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-EXCEPTION_KINDS = ("overpayment", "voided_invoice", "currency_mismatch", "unmatched_payment",
-                   "reversal_after_confirmation")
+EXCEPTION_KINDS = tuple(kind.value for kind in ExceptionKind)
 
 
 class ReconciliationException(Base):

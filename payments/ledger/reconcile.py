@@ -21,6 +21,7 @@ from payments.clock import utcnow
 from payments.invoicing.models import Customer, Invoice
 from payments.ledger import ledger
 from payments.ledger.models import LedgerEntry, Payment, ReconciliationException, StaffAllocationSet
+from payments.ledger.states import PaymentStatus
 from payments.reads import Reads
 from payments.stripe.facts import PaymentFacts, payment_method
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
@@ -66,7 +67,7 @@ def sync_payment(session: Session, reads: Reads, payment_intent_id: str,
         return payment  # a read that began after ours was applied meanwhile: it is fresher
     intent, facts, read_at = reading.intent, reading.facts, reading.read_at
     if payment is None:
-        if facts is None or facts.status not in ("pending", "succeeded"):
+        if facts is None or facts.status not in (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED):
             return None  # a decline or an unfunded transfer: nothing to record
         payment = _new_payment(session, intent)
     facts = facts or PaymentFacts(payment.status)
@@ -99,7 +100,7 @@ def _new_payment(session: Session, intent: dict[str, Any]) -> Payment:
     payment = Payment(payment_intent_id=intent["id"], attempt_id=attempt.id if attempt else None,
                       customer_id=attempt.customer_id if attempt else _customer_id(session, intent),
                       currency=intent["currency"].upper(), amount=int(intent["amount"]),
-                      status="pending", match_reason=None if attempt is None else
+                      status=PaymentStatus.PENDING, match_reason=None if attempt is None else
                       "attempt_reference" if reference else "attempt_payment_intent")
     session.add(payment)
     session.flush()
