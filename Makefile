@@ -16,9 +16,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/portal demo
 
+# Branch coverage of the core and the portal is printed (files not fully covered, and the total);
+# there is no threshold to game.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --cov=payments --cov=portal --cov-branch --cov-report=term:skip-covered \
+		$(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@scripts/system-deps --bench

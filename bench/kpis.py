@@ -1,4 +1,4 @@
-"""Dashboard KPIs (:mod:`payments.kpis`) over a million invoices on PostgreSQL.
+"""Dashboard KPIs (:mod:`payments.console.kpis`) over a million invoices on PostgreSQL.
 
 Creates a database of its own (``bench_kpis``, dropped and created again through the server's
 ``postgres`` maintenance database), migrates it, and generates in SQL (``INSERT … SELECT

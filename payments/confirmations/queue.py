@@ -1,5 +1,5 @@
-"""The confirmation queue: succeeded payments staff have not confirmed yet, confirming them
-(one or many), and the export of confirmed payments for the ERP.
+"""The confirmation queue: succeeded payments staff have not confirmed yet, and confirming them
+(one or many). The export of confirmed payments is :mod:`payments.confirmations.export`.
 
 Confirming says "this money landed on the right invoices". So only a succeeded payment with no
 open exception can be confirmed: pending ACH has not cleared, and a payment with an open

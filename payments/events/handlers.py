@@ -1,8 +1,8 @@
 """The event dispatch table: one small function per Stripe event type.
 
 Nearly every handler comes down to "reconcile the PaymentIntent this object belongs to", decided
-from Stripe's current state (see :mod:`payments.reconcile`). Types not in the table are stored
-and acknowledged, nothing more.
+from Stripe's current state (see :mod:`payments.ledger.reconcile`). Types not in the table are
+stored and acknowledged, nothing more.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Typed SQLAlchemy 2.0 models. Money columns are integer minor units (BigInteger).
+"""Customers, invoices and their lines, as the ERP sends them. Money columns are integer minor
+units (BigInteger).
 
 ``Invoice.amount_paid`` and ``Invoice.amount_pending`` are derived balances: only the ledger
-writes them (see the reconciliation issue); everything else treats them as read-only.
+(:mod:`payments.ledger.ledger`) writes them; everything else treats them as read-only.
 """
 
 from __future__ import annotations

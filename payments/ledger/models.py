@@ -1,8 +1,8 @@
-"""Models of money moving: payment attempts and their allocations, payments (one per Stripe
-PaymentIntent), the ledger, stored Stripe events, and the exceptions staff resolve.
+"""Models of money that arrived: payments (one per Stripe PaymentIntent), the ledger, the
+staff allocations reconciliation applies, and the exceptions it raises for staff.
 
 The ledger is append-only. ``Invoice.amount_paid`` and ``Invoice.amount_pending`` are sums of
-ledger entries, written only by :mod:`payments.ledger`.
+ledger entries, written only by :mod:`payments.ledger.ledger`.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class Target:
 
     @property
     def where(self) -> dict[str, int]:
-        """The keyword :mod:`payments.links` takes for this target."""
+        """The keyword :mod:`payments.links.tokens` takes for this target."""
         return {"invoice_id" if self.kind == "invoice" else "customer_id": self.id}
 
     @property

@@ -8,14 +8,14 @@ transaction. A double submit finds the exception resolved and writes nothing.
 Money never moves behind the ledger's back:
 
 * **apply_to_invoice** records a *staff allocation set* for the payment, which
-  :func:`payments.reconcile.chosen_allocations` prefers to the attempt's from then on, and lets
-  the convergent ledger reconcile the payment against it with the facts it has recorded (no
-  Stripe call: a recorded refund or withdrawal keeps its split until Stripe says it failed).
-  The ledger keys a payment's entry on (invoice, ``pi_…:paid``) and cannot change an amount
-  once written, so what it cannot express is topped up by ``reallocation`` entries that carry
-  the payment in ``staff_payment_id``. Later refunds and disputes are spread over the new set.
+  :func:`payments.ledger.reconcile.chosen_allocations` prefers to the attempt's from then on, and
+  lets the convergent ledger reconcile the payment against it with the facts it has recorded (no
+  Stripe call: a recorded refund or withdrawal keeps its split until Stripe says it failed). The
+  ledger keys a payment's entry on (invoice, ``pi_…:paid``) and cannot change an amount once
+  written, so what it cannot express is topped up by ``reallocation`` entries that carry the payment
+  in ``staff_payment_id``. Later refunds and disputes are spread over the new set.
 * **refund** goes through :meth:`StripeGateway.create_refund` outside any lock (intent first,
-  then the call, then the result, as :mod:`payments.checkout` does); the refund's own events
+  then the call, then the result, as :mod:`payments.checkout.start` does); the refund's own events
   write the ledger. The overpaid or voided invoice is put last in the allocation set first,
   because refunds come off the last invoice first.
 * **keep_as_credit** moves the money off the invoice (``credit_transfer``) into an append-only

@@ -2,7 +2,7 @@
 
 Passwords are hashed with Argon2id (argon2-cffi), a memory-hard KDF; a hash made with older
 parameters is replaced at the next successful login. Every change is audited in the same
-transaction (:mod:`payments.audit`).
+transaction (:mod:`payments.staff.audit`).
 """
 
 from __future__ import annotations

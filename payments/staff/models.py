@@ -1,4 +1,5 @@
-"""Models of the staff console: staff accounts, failed-login bookkeeping and the audit log.
+"""Models of the staff side: staff accounts, failed-login bookkeeping, the audit log and the
+API keys integrations use.
 
 The audit log is append-only in the database itself (triggers created by migration 0003 refuse
 UPDATE and DELETE on ``audit_entries``), so not even a bug in the app can rewrite history.
@@ -55,7 +56,7 @@ class StaffUser(Base):
 
 
 class LoginAttempt(Base):
-    """One login attempt, kept for the throttling window (see :mod:`payments.login_throttle`).
+    """One login attempt, kept for the throttling window (see :mod:`payments.staff.throttle`).
 
     The email is stored only as a SHA-256: people type passwords into the email field, and this
     table should not become a list of them.

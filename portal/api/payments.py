@@ -1,7 +1,7 @@
 """``GET /api/v1/payments``: payments with their allocations, for the ERP to pick up.
 
 The same conventions as ``GET /api/v1/invoices`` (id order, opaque cursor, ``limit``, 422 with a
-message per field); allocations come from :func:`payments.confirmations.describe`, so they
+message per field); allocations come from :func:`payments.confirmations.queue.describe`, so they
 match the staff console's queue and its CSV export line for line.
 """
 

@@ -2,7 +2,7 @@
 
 A wrong email and a wrong password get the same message, status and (thanks to the dummy hash)
 about the same time. Throttling is per (email, address) and per address, never per account
-alone: see :mod:`payments.login_throttle`.
+alone: see :mod:`payments.staff.throttle`.
 """
 
 from __future__ import annotations

@@ -116,9 +116,9 @@ def _flash(done: queue.Confirmation) -> None:
 def spreadsheet_safe(value: object) -> object:
     """``value``, with a quote before text a spreadsheet would run as a formula.
 
-    :func:`payments.confirmations.write_csv` writes values exactly as they are (for importers);
-    this download is opened in spreadsheets too, so text cells that start like a formula get
-    a leading ``'``. Numbers are left alone: a negative amount is not a formula.
+    :func:`payments.confirmations.export.write_csv` writes values exactly as they are (for
+    importers); this download is opened in spreadsheets too, so text cells that start like a formula
+    get a leading ``'``. Numbers are left alone: a negative amount is not a formula.
     """
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value

@@ -1,10 +1,10 @@
 """``/staff/``: the KPIs at a glance, each with its definition, and what waits in the queues.
 
-Everyone with a role reads it. Aging (an SVG chart per currency), DSO, CEI, collections and
-pending ACH come from :mod:`payments.kpis` (SQL aggregates, one figure per currency: currencies
-are never added together). The queues are worked on their own pages; the dashboard links there.
-Aging, DSO, CEI and collections are kept a minute per process (:class:`FigureCache`); the queue
-counts and pending ACH are read on every request.
+Everyone with a role reads it. Aging (an SVG chart per currency), DSO, CEI, collections and pending
+ACH come from :mod:`payments.console.kpis` (SQL aggregates, one figure per currency: currencies are
+never added together). The queues are worked on their own pages; the dashboard links there. Aging,
+DSO, CEI and collections are kept a minute per process (:class:`FigureCache`); the queue counts and
+pending ACH are read on every request.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def build(db_session: Session, today: date, locale: str,
 
 
 def today() -> date:
-    """The dashboard's day: today in UTC, as :mod:`payments.kpis` counts days."""
+    """The dashboard's day: today in UTC, as :mod:`payments.console.kpis` counts days."""
     return datetime.now(UTC).date()
 
 

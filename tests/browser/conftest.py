@@ -20,6 +20,7 @@ def live_server(app_factory) -> Iterator[tuple[str, object]]:
     thread.start()
     yield base, holder["app"]
     server.shutdown()
+    server.server_close()
     thread.join(5)
 
 

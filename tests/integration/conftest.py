@@ -103,6 +103,7 @@ def stack(app_factory) -> Iterator[Stack]:
         yield Stack(url, holder["app"], sandbox, plaintext)
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(5)
         next(sandboxes, None)
 

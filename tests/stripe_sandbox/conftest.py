@@ -87,6 +87,7 @@ def serve(config: dict[str, Any]) -> Iterator[Sandbox]:
         yield Sandbox(url, app, client)
     finally:
         server.shutdown()
+        server.server_close()
         app.extensions["stripe_sandbox"].stop()
 
 
@@ -146,6 +147,7 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver()
     yield found
     found.server.shutdown()
+    found.server.server_close()
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ added together. Ratios (DSO days, CEI percent) are :class:`~decimal.Decimal` rou
 None when the formula would divide by zero. Dates are UTC calendar days: "as of D" means
 everything recorded before midnight UTC at the end of D.
 
-What was receivable at a date D is rebuilt from the append-only ledger: for each invoice issued
-by D and not void at the end of the period, ``total − paid by D``, where paid by D is
-``amount_paid`` (the ledger's sum, see :func:`payments.ledger.verify`) minus the ``paid_delta``
-the ledger recorded after D. Aging nets this per invoice and counts only positive balances (an
-overpaid invoice is a credit, not negative AR; customer credits are not netted). DSO and CEI
-need only sums and skip the per-invoice netting; they agree with aging unless an invoice was
-overpaid (an ``overpayment`` exception). Pending ACH is not paid, so it is still receivable.
+What was receivable at a date D is rebuilt from the append-only ledger: for each invoice issued by D
+and not void at the end of the period, ``total − paid by D``, where paid by D is ``amount_paid``
+(the ledger's sum, see :func:`payments.ledger.ledger.verify`) minus the ``paid_delta`` the ledger
+recorded after D. Aging nets this per invoice and counts only positive balances (an overpaid invoice
+is a credit, not negative AR; customer credits are not netted). DSO and CEI need only sums and skip
+the per-invoice netting; they agree with aging unless an invoice was overpaid (an ``overpayment``
+exception). Pending ACH is not paid, so it is still receivable.
 
 Limits of the data model: totals are today's (the ERP may change a total before money moves,
 and no history is kept); issue dates are the ERP's; an invoice void at the end of a period

@@ -87,8 +87,8 @@ def test_the_invoice_page_shows_who_bills_what_when_and_how_much(api, client):
 
 
 def test_the_logo_behind_the_page_is_served(client):
-    response = client.get("/logo")
-    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    with client.get("/logo") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
 
 
 def test_a_partial_payment_shows_what_was_paid_and_what_is_left(api, client, db):

@@ -63,7 +63,7 @@ def test_ratios_collections_and_pending_match_the_book(page, db, book):  # noqa:
     assert _rows(body, "collected") == {"EUR": ["€100.00", "€100.00", "€0.00", "€0.00"],
                                         "USD": ["$340.00", "$280.00", "$40.00", "$40.00"]}
     assert _rows(body, "pending") == {"USD": ["1", "$70.00"]}
-    # And they are what payments.kpis says (the page computes nothing of its own).
+    # And they are what payments.console.kpis says (the page computes nothing of its own).
     with db.reader() as session:
         dso, cei = kpis.dso(session, AS_OF), kpis.cei(session, AS_OF)
     for code in ("EUR", "USD"):

@@ -198,8 +198,8 @@ def test_the_live_link_is_shown_for_copying_and_works(api, client, staff):
     assert '<script src="/static/staff.js" defer></script>' in body
     assert '<span class="badge state-live">live</span>' in body
     assert client.get(path_of(link_of(body))).status_code == 200
-    script = client.get("/static/staff.js")
-    assert script.status_code == 200 and "navigator.clipboard" in script.get_data(as_text=True)
+    with client.get("/static/staff.js") as script:
+        assert script.status_code == 200 and "navigator.clipboard" in script.get_data(as_text=True)
     assert "/link/rotate" not in body and "/link/email" not in body  # a viewer cannot act
 
 
