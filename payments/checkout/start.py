@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from payments.checkout.models import Allocation, AttemptStatus, PaymentAttempt
 from payments.clock import utcnow
+from payments.db import Database
 from payments.invoicing.models import Customer, Invoice
 from payments.stripe.gateway import ATTEMPT_METADATA_KEY, StripeGateway
 
@@ -153,3 +154,40 @@ def line_label(invoice: Invoice, amount: int) -> str:
     part = "" if amount >= invoice.total - invoice.amount_paid - invoice.amount_pending else \
         " (part payment)"
     return f"Invoice {invoice.number}{part}"
+
+
+@dataclass(frozen=True)
+class Started:
+    """Where to send the customer (the Checkout Session's URL), and the attempt's reference."""
+
+    reference: str
+    url: str
+
+
+def start_checkout(db: Database, gateway: StripeGateway, customer_id: int, currency: str,
+                   allocations: list[tuple[int, int]], base_url: str,
+                   bank_transfers: bool = False) -> Started:
+    """Record (or reuse) the attempt, then open its Checkout Session (expiring the sessions it
+    supersedes first); no database lock is held while Stripe is called. Success and cancel URLs
+    under ``base_url`` carry only the attempt's reference, never a pay token."""
+
+    def record(session: Session) -> tuple[Begun, list[tuple[str, int]]]:
+        begun = begin(session, customer_id, currency, allocations)
+        invoices = {inv.id: inv for inv in session.scalars(
+            select(Invoice).where(Invoice.id.in_([i for i, _ in allocations])))}
+        return begun, [(line_label(invoices[i], amt), amt) for i, amt in allocations]
+
+    begun, labels = db.run(record)
+    reference = begun.attempt.reference
+    if begun.attempt.checkout_url:
+        return Started(reference, begun.attempt.checkout_url)  # a double click, a second tab
+    expire_superseded(db.writer, gateway, begun.superseded)
+    base = base_url.rstrip("/")
+    created = open_session(gateway, SessionRequest(
+        reference=reference, currency=currency, lines=labels,
+        customer=stripe_customer(db.writer, gateway, customer_id),
+        success_url=f"{base}/pay/{reference}/return", cancel_url=f"{base}/pay/{reference}/cancel",
+        bank_transfers=bank_transfers))
+    with db.transaction() as session:
+        remember_session(session, reference, created)
+    return Started(reference, created["url"])

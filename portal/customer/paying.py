@@ -1,8 +1,8 @@
-"""Orchestrating a payment for the customer pages: attempt first, then Stripe, then redirect.
+"""Paying from the customer pages: the amount rules' view of an invoice, and starting Checkout.
 
-No database lock is held while Stripe is called. The browser's (signed) session cookie remembers
-which attempts it started, so coming back from Checkout leads to the right page without the pay
-token ever being given to Stripe: success and cancel URLs carry only the attempt's reference.
+The browser's (signed) session cookie remembers which attempts it started, so coming back from
+Checkout leads to the right page without the pay token ever being given to Stripe: success and
+cancel URLs carry only the attempt's reference.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from flask import current_app, session
 
 from payments.checkout import start as checkout
 from payments.invoicing.amounts import Payable
-from payments.invoicing.models import Invoice
 from portal import database
 
 REMEMBERED_ATTEMPTS = 20
@@ -29,36 +28,14 @@ def payable(row) -> Payable:
 
 def start(customer_id: int, currency: str, allocations: list[tuple[int, int]],
           back_to: str) -> str:
-    """Record (or reuse) the attempt, open its Checkout Session, and return the URL to go to.
-
-    ``back_to`` says where the customer returns: ``"i:<invoice id>"`` or ``"s:<customer id>"``.
-    """
-    db = database.db()
-    gateway = current_app.extensions["portal.stripe"]
-
-    def record(s):
-        begun = checkout.begin(s, customer_id, currency, allocations)
-        invoices = {inv.id: inv for inv in s.query(Invoice).filter(
-            Invoice.id.in_([i for i, _ in allocations]))}
-        labels = [(checkout.line_label(invoices[i], amt), amt) for i, amt in allocations]
-        a = begun.attempt
-        return a.reference, a.checkout_url, begun.superseded, labels
-
-    reference, url, superseded, labels = db.run(record)
-    _remember(reference, back_to)
-    if url:
-        return url  # a double click, a reload or a second tab: the same open session
-    checkout.expire_superseded(db.writer, gateway, superseded)
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    request = checkout.SessionRequest(
-        reference=reference, currency=currency, lines=labels,
-        customer=checkout.stripe_customer(db.writer, gateway, customer_id),
-        success_url=f"{base}/pay/{reference}/return", cancel_url=f"{base}/pay/{reference}/cancel",
+    """Start paying (:func:`payments.checkout.start.start_checkout`) and return the URL to go to;
+    this browser remembers where it returns: ``"i:<invoice id>"`` or ``"s:<customer id>"``."""
+    started = checkout.start_checkout(
+        database.db(), current_app.extensions["portal.stripe"], customer_id, currency,
+        allocations, current_app.config["PORTAL_BASE_URL"],
         bank_transfers=bool(current_app.config.get("PORTAL_BANK_TRANSFERS")))
-    created = checkout.open_session(gateway, request)
-    with db.transaction() as s:
-        checkout.remember_session(s, reference, created)
-    return created["url"]
+    _remember(started.reference, back_to)
+    return started.url
 
 
 def _remember(reference: str, back_to: str) -> None:
