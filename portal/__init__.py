@@ -13,7 +13,7 @@ from payments.links.policy import LinkPolicy
 from payments.links.tokens import LinkKey
 from payments.stripe.gateway import StripeGateway
 from portal import config as config_module
-from portal import database, errors, security, templating, urls, webhook
+from portal import database, errors, security, tasks, templating, urls, webhook
 from portal.extensions import csrf, limiter
 
 
@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                                         settings["STRIPE_API_BASE"])
     app.jinja_env.globals["payments_enabled"] = "portal.stripe" in app.extensions
     webhook.init_app(app)
+    tasks.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

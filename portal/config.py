@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_LINK_KEY": None,
     "PORTAL_BASE_URL": "http://127.0.0.1:5000",
     "PORTAL_REDIS_URL": None,
+    "PORTAL_QUEUE_PATH": None,  # None: instance/tasks.db (the task queue, unless Redis)
     "PORTAL_SMTP_URL": None,
     "PORTAL_MAIL_FROM": "billing@example.com",
     "PORTAL_BUSINESS_NAME": "AR Portal",

@@ -84,6 +84,7 @@ def app_config(database_url: str, tmp_path: Path, **extra) -> dict:
         "PORTAL_LINK_KEY": LINK_KEY,
         "PORTAL_BASE_URL": "https://portal.test",
         "PORTAL_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
+        "PORTAL_QUEUE_PATH": str(tmp_path / "tasks.db"),
         "PORTAL_BUSINESS_NAME": "Acme Supplies Ltd",
         "PORTAL_BUSINESS_ADDRESS": "1 Market Street\nSpringfield",
         "PORTAL_SUPPORT_EMAIL": "ar@acme.example",

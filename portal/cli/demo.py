@@ -26,7 +26,7 @@ from payments.links import tokens
 from payments.migrate import upgrade
 from payments.staff import accounts, audit
 from payments.stripe.errors import StripeError
-from portal import create_app, database, urls
+from portal import create_app, database, tasks, urls
 from portal.cli import demo_console
 from portal.cli.demo_data import sample_invoices
 from stripe_sandbox import create_app as sandbox_app
@@ -87,6 +87,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
                make_server(host, sandbox_port, sandbox, threaded=True)]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    background = tasks.start_embedded(app)  # the ticks (the Stripe sync) run in the demo too
     with _quiet("werkzeug"):  # the seeding's hundred requests would bury the links
         try:
             console = demo_console.seed_console(app, sandbox, sandbox_url)
@@ -98,6 +99,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
     _print(links_to_print, portal_url, sandbox_url, staff_password, console)
     if not seed_only:
         _serve_until_interrupted()
+    background.stop(graceful=True)
     for server in servers:
         server.shutdown()
 

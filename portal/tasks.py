@@ -1,0 +1,116 @@
+"""Background work on Huey: the queue, the periodic ticks, and the consumers that run them.
+
+The queue is SQLite in the instance folder by default (``PORTAL_QUEUE_PATH``: nothing to
+install) and Redis when ``PORTAL_REDIS_URL`` is set (to share it between hosts); the task code
+is the same on both. ``portal worker`` runs a consumer; ``portal demo`` and ``portal run`` embed
+one in their own process.
+
+Huey delivers a task at most once (a consumer killed mid-task drops it), so the database is the
+source of truth: every tick re-reads the rows it acts on, is idempotent, and may run on several
+machines at once (a Huey lock only saves the duplicate work). Ticks are registered in one
+place, :data:`TICKS`.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey, TaskWrapper
+from huey.consumer import Consumer
+from huey.exceptions import TaskLockedException
+
+from payments.events import recovery
+from portal import database
+
+QUEUE_NAME = "ar-portal"
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Periodic work: ``run(app)`` on the ``schedule`` (a Huey crontab), one at a time."""
+
+    name: str
+    schedule: Callable
+    run: Callable[[Flask], object]
+    description: str
+
+
+def stripe_sync(app: Flask) -> recovery.Report | None:
+    """``portal stripe sync`` on a schedule: replay the Stripe events webhooks missed, then ask
+    Stripe about attempts still open (nothing to do when payments are not configured)."""
+    gateway = app.extensions.get("portal.stripe")
+    if gateway is None:
+        return None
+    report = recovery.run(database.db(), gateway)
+    if report.outcomes["failed"]:
+        app.logger.warning("stripe sync: %s events failed; the next tick retries them",
+                           report.outcomes["failed"])
+    return report
+
+
+TICKS: tuple[Tick, ...] = (
+    Tick("stripe-sync", crontab(minute="*/15"), stripe_sync,
+         "every 15 minutes: recover payments whose webhooks were missed"),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's queue (``app.extensions["portal.huey"]``) and register every tick on
+    it, each running inside the app context."""
+    huey = _queue(app)
+    app.extensions["portal.huey"] = huey
+    app.extensions["portal.ticks"] = {tick.name: _periodic(app, huey, tick) for tick in TICKS}
+
+    @huey.on_startup()
+    def _fresh_connections() -> None:
+        # A forked worker must not share the parent's pooled database connections.
+        app.extensions["portal.db"].dispose()
+
+
+def _queue(app: Flask) -> Huey:
+    if url := app.config.get("PORTAL_REDIS_URL"):
+        return RedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
+    path = Path(app.config.get("PORTAL_QUEUE_PATH") or Path(app.instance_path) / "tasks.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, utc=True)
+
+
+def _periodic(app: Flask, huey: Huey, tick: Tick) -> TaskWrapper:
+    # Made now, not when the tick runs, so that a consumer starting up knows the lock and can
+    # flush one a killed consumer left behind (SQLite locks do not expire).
+    lock = huey.lock_task(tick.name)
+
+    def run() -> None:
+        try:
+            with lock, app.app_context():
+                tick.run(app)
+        except TaskLockedException:
+            app.logger.info("tick %s is already running elsewhere; skipped", tick.name)
+
+    run.__name__ = run.__qualname__ = tick.name.replace("-", "_")
+    return huey.periodic_task(tick.schedule, name=tick.name)(run)
+
+
+def consumer(app: Flask, workers: int = 2, worker_type: str = "thread") -> Consumer:
+    """A consumer of the app's queue that also runs the ticks on their schedule. It flushes the
+    ticks' locks as it starts: one left by a killed consumer would otherwise stop that tick for
+    good, and the worst a flush can cause is a tick running twice, which they all tolerate."""
+    return app.extensions["portal.huey"].create_consumer(
+        workers=workers, worker_type=worker_type, periodic=True, check_worker_health=True,
+        flush_locks=True, graceful_signal="TERM")
+
+
+def start_embedded(app: Flask, workers: int = 1) -> Consumer:
+    """Start a consumer in this process's threads, for ``portal demo`` and ``portal run``:
+    stop it with ``consumer.stop(graceful=True)``. The host keeps its own signal handling."""
+    embedded = consumer(app, workers=workers, worker_type="thread")
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    embedded.start()
+    for sig, handler in kept.items():
+        signal.signal(sig, handler)
+    return embedded
