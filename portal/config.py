@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_BASE_URL": "http://127.0.0.1:5000",
     "PORTAL_REDIS_URL": None,
     "PORTAL_QUEUE_PATH": None,  # None: instance/tasks.db (the task queue, unless Redis)
+    "PORTAL_TASKS_IMMEDIATE": False,  # run tasks as they are enqueued (tests)
+    "PORTAL_SWEEP_GRACE_SECONDS": 30,  # an event's own task gets this long before the sweep
     "PORTAL_SMTP_URL": None,
     "PORTAL_MAIL_FROM": "billing@example.com",
     "PORTAL_BUSINESS_NAME": "AR Portal",
@@ -44,8 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_API_BASE": None,
 }
 
-_INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT"}
-_BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS"}
+_INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT", "PORTAL_SWEEP_GRACE_SECONDS"}
+_BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS", "PORTAL_TASKS_IMMEDIATE"}
 
 
 class ConfigError(RuntimeError):

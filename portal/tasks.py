@@ -16,6 +16,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
@@ -24,7 +26,7 @@ from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 from huey.exceptions import TaskLockedException
 
-from payments.events import recovery
+from payments.events import handlers, processing, recovery
 from portal import database
 
 QUEUE_NAME = "ar-portal"
@@ -53,10 +55,36 @@ def stripe_sync(app: Flask) -> recovery.Report | None:
     return report
 
 
+def apply_event(app: Flask, event_id: str) -> str:
+    """Apply one stored Stripe event through the handler table (the webhook's task)."""
+    ctx = handlers.Context(app.extensions.get("portal.stripe"))
+    result = processing.process(database.db(), event_id, partial(handlers.handle, ctx))
+    if result.outcome == "failed":
+        app.logger.error("Stripe event %s failed: %s; it will be retried", event_id,
+                         result.error)
+    return result.outcome
+
+
+def sweep_events(app: Flask) -> int:
+    """Re-enqueue stored events no task applied (lost, slow, or due again after a failure)."""
+    grace = timedelta(seconds=app.config["PORTAL_SWEEP_GRACE_SECONDS"])
+    due = processing.due(database.db(), grace=grace)
+    for event_id in due:
+        enqueue_event(app, event_id)
+    return len(due)
+
+
 TICKS: tuple[Tick, ...] = (
+    Tick("events-sweep", crontab(minute="*"), sweep_events,
+         "every minute: apply stored Stripe events no task applied, and retry failed ones"),
     Tick("stripe-sync", crontab(minute="*/15"), stripe_sync,
          "every 15 minutes: recover payments whose webhooks were missed"),
 )
+
+
+def enqueue_event(app: Flask, event_id: str) -> None:
+    """Queue the task that applies a stored event."""
+    app.extensions["portal.tasks"]["apply-event"](event_id)
 
 
 def init_app(app: Flask) -> None:
@@ -65,6 +93,9 @@ def init_app(app: Flask) -> None:
     huey = _queue(app)
     app.extensions["portal.huey"] = huey
     app.extensions["portal.ticks"] = {tick.name: _periodic(app, huey, tick) for tick in TICKS}
+    app.extensions["portal.tasks"] = {
+        "apply-event": huey.task(name="apply-event")(_in_context(app, apply_event)),
+    }
 
     @huey.on_startup()
     def _fresh_connections() -> None:
@@ -73,11 +104,23 @@ def init_app(app: Flask) -> None:
 
 
 def _queue(app: Flask) -> Huey:
+    # Immediate mode (tests) runs each task as it is enqueued, in the enqueuing thread.
+    options = {"results": False, "utc": True,
+               "immediate": bool(app.config.get("PORTAL_TASKS_IMMEDIATE"))}
     if url := app.config.get("PORTAL_REDIS_URL"):
-        return RedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
+        return RedisHuey(QUEUE_NAME, url=url, **options)
     path = Path(app.config.get("PORTAL_QUEUE_PATH") or Path(app.instance_path) / "tasks.db")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, utc=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(path), **options)
+
+
+def _in_context(app: Flask, work: Callable[..., object]) -> Callable[..., object]:
+    def run(*args: object) -> object:
+        with app.app_context():
+            return work(app, *args)
+
+    run.__name__ = run.__qualname__ = work.__name__
+    return run
 
 
 def _periodic(app: Flask, huey: Huey, tick: Tick) -> TaskWrapper:
@@ -96,12 +139,14 @@ def _periodic(app: Flask, huey: Huey, tick: Tick) -> TaskWrapper:
     return huey.periodic_task(tick.schedule, name=tick.name)(run)
 
 
-def consumer(app: Flask, workers: int = 2, worker_type: str = "thread") -> Consumer:
-    """A consumer of the app's queue that also runs the ticks on their schedule. It flushes the
+def consumer(app: Flask, workers: int = 2, worker_type: str = "thread",
+             ticks: bool = True) -> Consumer:
+    """A consumer of the app's queue that also runs the ticks on their schedule (unless
+    ``ticks`` is False: one consumer with ticks is enough, more are harmless). It flushes the
     ticks' locks as it starts: one left by a killed consumer would otherwise stop that tick for
     good, and the worst a flush can cause is a tick running twice, which they all tolerate."""
     return app.extensions["portal.huey"].create_consumer(
-        workers=workers, worker_type=worker_type, periodic=True, check_worker_health=True,
+        workers=workers, worker_type=worker_type, periodic=ticks, check_worker_health=True,
         flush_locks=True, graceful_signal="TERM")
 
 

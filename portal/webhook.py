@@ -1,18 +1,19 @@
-"""``POST /stripe/webhook``: verify, store once, handle, answer.
+"""``POST /stripe/webhook``: verify, store once, queue, answer. Nothing else in the request.
 
-200 for applied, duplicate and ignored events; 400 (nothing applied) when the signature or the
-timestamp is wrong; 500 when a handler failed, so Stripe delivers the event again; 503 when no
-webhook secret is configured, because then no event can be verified.
+200 once the event is stored (``queued``) or was stored before (``duplicate``): a task applies
+it (:mod:`payments.events.processing`), and a failure there is retried by the portal, not by
+Stripe. 400 (nothing stored) when the signature or the timestamp is wrong; 500 when the
+database cannot store the event, so Stripe delivers it again; 503 when no webhook secret is
+configured, because then no event can be verified.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from payments.events import event_store, handlers
-from portal import database
+from payments.events import event_store, processing
+from portal import database, tasks
 from portal.extensions import limiter
 
 bp = Blueprint("webhook", __name__)
@@ -40,11 +41,14 @@ def stripe_webhook():
                               secrets)
     except event_store.SignatureError as exc:
         return jsonify(error=str(exc)), 400
-    ctx = handlers.Context(current_app.extensions.get("portal.stripe"))
-    result = event_store.ingest(database.db(), event, partial(handlers.handle, ctx),
-                                source="webhook")
-    if result.outcome == "failed":
-        current_app.logger.error("Stripe event %s (%s) failed: %s", event["id"], event["type"],
-                                 result.error)
-        return jsonify(error="handler failed; Stripe will retry"), 500
-    return jsonify(received=True, outcome=result.outcome)
+    try:
+        new = processing.store(database.db(), event)
+    except SQLAlchemyError:
+        current_app.logger.exception("Stripe event %s could not be stored", event["id"])
+        return jsonify(error="could not store the event; Stripe will retry"), 500
+    if new:
+        try:
+            tasks.enqueue_event(current_app, event["id"])
+        except Exception:  # noqa: BLE001  (the queue is down: the sweep applies the event)
+            current_app.logger.exception("Stripe event %s stored but not queued", event["id"])
+    return jsonify(received=True, outcome="queued" if new else "duplicate")

@@ -85,6 +85,9 @@ def app_config(database_url: str, tmp_path: Path, **extra) -> dict:
         "PORTAL_BASE_URL": "https://portal.test",
         "PORTAL_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
         "PORTAL_QUEUE_PATH": str(tmp_path / "tasks.db"),
+        # Tasks run as they are enqueued, so a webhook is applied before it is answered;
+        # tests/integration/test_worker.py runs them on real consumers instead.
+        "PORTAL_TASKS_IMMEDIATE": True,
         "PORTAL_BUSINESS_NAME": "Acme Supplies Ltd",
         "PORTAL_BUSINESS_ADDRESS": "1 Market Street\nSpringfield",
         "PORTAL_SUPPORT_EMAIL": "ar@acme.example",
@@ -107,6 +110,12 @@ def app_factory(database_url: str, tmp_path: Path):
     yield build
     for app in made:
         app.extensions["portal.db"].dispose()
+
+
+@pytest.fixture
+def stack_config() -> dict:
+    """Extra config for the portal of the integration ``stack`` (override in a test module)."""
+    return {}
 
 
 @pytest.fixture

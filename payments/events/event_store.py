@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -28,9 +29,16 @@ from payments.reads import run_with_reads
 from payments.stripe.facts import payment_ref
 
 TOLERANCE_SECONDS = 300
-ATTEMPTS = 3
+ATTEMPTS = 3  # tries of one delivery against a unique race or a deadlock
+FIRST_RETRY = timedelta(seconds=30)  # then 1, 2, 4 … minutes, at most an hour
+LAST_RETRY = timedelta(hours=1)
 
 Handler = Callable[[Session, dict[str, Any]], None]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failure an event is tried again."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
 
 
 class SignatureError(Exception):
@@ -108,50 +116,84 @@ def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) ->
     with the event row, the failure is recorded in its own transaction, and the caller answers
     500 so Stripe delivers the event again.
     """
+    return run_once(db, event["id"], event["type"],
+                    lambda session: _apply(session, event, handle, source))
+
+
+def run_once(db: Database, event_id: str, event_type: str | None,
+             work: Callable[[Session], Ingested]) -> Ingested:
+    """Run ``work`` (applying one event) with its reads, retrying a unique race or a deadlock;
+    any other error is recorded as the event's failure and returned, never raised."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return run_with_reads(db, lambda session: _apply(session, event, handle, source),
-                                  attempts=1)
+            return run_with_reads(db, work, attempts=1)
         except (IntegrityError, OperationalError) as exc:
             # Two events raced to create the same payment, or deadlocked: try again, the loser
             # now sees the winner.
             if attempt == ATTEMPTS:
-                _record_failure(db, event, exc)
+                record_failure(db, event_id, event_type, exc)
                 return Ingested("failed", exc)
         except Exception as exc:  # noqa: BLE001  (any handler error is recorded, then retried)
-            _record_failure(db, event, exc)
+            record_failure(db, event_id, event_type, exc)
             return Ingested("failed", exc)
     raise AssertionError("unreachable")
 
 
 def _apply(session: Session, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
-    conn = session.connection()
-    # A stored twin (or a concurrent one, once it commits) makes this insert nothing.
-    inserted = conn.execute(_STORE[conn.dialect.name], {
-        "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
-        "payload": json.dumps(event, separators=(",", ":")), "source": source,
-        "received_at": utcnow(), "payment_ref": payment_ref(event)})
-    if inserted.first() is None:
+    # A stored twin (or a concurrent one, once it commits) makes this insert nothing; a twin the
+    # webhook stored for a task that has not run yet is applied here instead.
+    if not insert(session, event, source, processed=True) and not claim(session, event["id"]):
         return Ingested("duplicate")
     handle(session, event)
-    _resolve_failure(session, event["id"])
+    finish(session, event["id"])
     return Ingested("applied")
 
 
-def _resolve_failure(session: Session, event_id: str) -> None:
-    session.connection().execute(_RESOLVE, {"failed_event": event_id, "now": utcnow()})
+def insert(session: Session, event: dict[str, Any], source: str, processed: bool) -> bool:
+    """Store ``event`` unless its id is stored already; True if this call stored it."""
+    conn = session.connection()
+    now = utcnow()
+    inserted = conn.execute(_STORE[conn.dialect.name], {
+        "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
+        "payload": json.dumps(event, separators=(",", ":")), "source": source,
+        "received_at": now, "payment_ref": payment_ref(event),
+        "processed_at": now if processed else None})
+    return inserted.first() is not None
 
 
-def _record_failure(db: Database, event: dict[str, Any], exc: BaseException) -> None:
+def claim(session: Session, event_id: str) -> str | None:
+    """Lock the stored event; its payload if no one has applied it yet, else None."""
+    row = session.execute(select(StripeEvent.payload, StripeEvent.processed_at)
+                          .where(StripeEvent.id == event_id).with_for_update()).first()
+    return row.payload if row is not None and row.processed_at is None else None
+
+
+def finish(session: Session, event_id: str) -> None:
+    """Mark the event applied (in the transaction that applied it) and its failure resolved."""
+    now = utcnow()
+    session.execute(update(StripeEvent).where(StripeEvent.id == event_id,
+                                              StripeEvent.processed_at.is_(None))
+                    .values(processed_at=now))
+    session.connection().execute(_RESOLVE, {"failed_event": event_id, "now": now})
+
+
+def record_failure(db: Database, event_id: str, event_type: str | None,
+                   exc: BaseException) -> None:
+    """Count a failed attempt at applying the event, in its own transaction (``event_type``
+    None: read from the stored event); the next attempt is due after a backoff that doubles
+    with each failure."""
     def work(session: Session) -> None:
         failure = session.scalar(select(EventFailure)
-                                 .where(EventFailure.event_id == event["id"]).with_for_update())
+                                 .where(EventFailure.event_id == event_id).with_for_update())
         if failure is None:
-            failure = EventFailure(event_id=event["id"], type=event["type"], attempts=0)
+            kind = event_type or session.scalar(select(StripeEvent.type)
+                                                .where(StripeEvent.id == event_id))
+            failure = EventFailure(event_id=event_id, type=kind or "unknown", attempts=0)
             session.add(failure)
         failure.attempts += 1
         failure.error_type = type(exc).__name__
         failure.error_message = str(exc)[:2000]
         failure.last_failed_at = utcnow()
+        failure.next_attempt_at = failure.last_failed_at + retry_delay(failure.attempts)
 
     db.run(work)

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from payments.checkout import start
 from payments.checkout.models import Allocation, PaymentAttempt
 from payments.confirmations import queue
+from payments.events import processing
 from payments.invoicing.models import Invoice
 from payments.invoicing.upsert import upsert_invoice
 from payments.ledger.models import Payment
@@ -90,14 +91,19 @@ class Pipeline:
         return paid["payment_intent"]
 
     def delivered(self, timeout: float) -> bool:
-        """Wait until the sandbox has no webhook left to deliver (the portal applied them)."""
+        """Wait until the sandbox has no webhook left to deliver and the portal's background
+        work has applied every event it stored."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             response = self.sandbox.get("/_sandbox/deliveries", query_string={"status": "pending"})
-            if not response.get_json()["data"]:
+            if not response.get_json()["data"] and not self._unapplied():
                 return True
             time.sleep(0.05)
         return False
+
+    def _unapplied(self) -> int:
+        with self.app.app_context(), database.db().reader() as session:
+            return processing.backlog(session).unprocessed
 
 
 def seed_console(app: Flask, sandbox: Flask, sandbox_url: str, timeout: float = 30) -> Seeded:

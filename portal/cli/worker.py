@@ -20,8 +20,10 @@ from portal import tasks
 @click.option("--worker-type", default="thread", show_default=True,
               type=click.Choice(["thread", "process"]),
               help="Threads share one process; processes use every CPU.")
+@click.option("--no-ticks", is_flag=True,
+              help="Run queued tasks only; another worker runs the periodic ticks.")
 @with_appcontext
-def worker_command(workers: int, worker_type: str) -> None:
+def worker_command(workers: int, worker_type: str, no_ticks: bool) -> None:
     """Run background work: queued tasks and the periodic ticks (e.g. the Stripe sync).
 
     Run one or more next to ``gunicorn wsgi:app``; with PORTAL_REDIS_URL they may be on other
@@ -29,9 +31,9 @@ def worker_command(workers: int, worker_type: str) -> None:
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for tick in tasks.TICKS:
+    for tick in () if no_ticks else tasks.TICKS:
         click.echo(f"tick {tick.name}: {tick.description}")
-    tasks.consumer(app, workers=workers, worker_type=worker_type).run()
+    tasks.consumer(app, workers=workers, worker_type=worker_type, ticks=not no_ticks).run()
 
 
 @click.command("run", params=run_command.params, help=run_command.help,

@@ -82,7 +82,7 @@ def session_id(checkout_url: str) -> str:
 
 
 @pytest.fixture
-def stack(app_factory) -> Iterator[Stack]:
+def stack(app_factory, stack_config) -> Iterator[Stack]:
     """Portal + sandbox, webhook endpoint registered with a known secret."""
     sandboxes = serve({})
     sandbox = next(sandboxes)
@@ -92,7 +92,7 @@ def stack(app_factory) -> Iterator[Stack]:
     url = f"http://127.0.0.1:{server.server_port}"
     holder["app"] = app_factory(PORTAL_BASE_URL=url, STRIPE_SECRET_KEY="sk_test_portal",
                                 STRIPE_API_BASE=sandbox.url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                                PORTAL_TOKEN_RATE_LIMIT="1000 per minute")
+                                PORTAL_TOKEN_RATE_LIMIT="1000 per minute", **stack_config)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     sandbox.control("webhook_endpoints", {"url": f"{url}/stripe/webhook",

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from payments.events import processing
+from payments.ledger import ledger
 from portal import tasks
 from tests.conftest import LINK_KEY
 from tests.integration.conftest import WEBHOOK_SECRET, session_id, wait_for
+
+
+@pytest.fixture
+def stack_config() -> dict:
+    """Tasks go on the real queue (a SQLite file) for a consumer to run."""
+    return {"PORTAL_TASKS_IMMEDIATE": False}
 
 
 def _missed_payment(stack, customer) -> dict:
@@ -66,3 +77,91 @@ def test_the_embedded_consumer_runs_the_same_ticks(stack, customer):
         assert stack.settled(inv["id"], status="paid", amount_paid=3850)
     finally:
         consumer.stop(graceful=True)
+
+
+def _unapplied(stack) -> int:
+    with stack.app.extensions["portal.db"].reader() as session:
+        return processing.backlog(session).unprocessed
+
+
+def _verified(stack) -> bool:
+    with stack.app.extensions["portal.db"].reader() as session:
+        return ledger.verify(session) == []
+
+
+def test_a_webhook_is_answered_before_it_is_applied_and_a_consumer_applies_it_once(
+        stack, customer):
+    stack.sandbox.control("faults", {"duplicate": True})  # every event delivered twice
+    inv = stack.create_invoice()
+    checkout_url = customer.pay(inv["pay_url"]).headers["Location"]
+    stack.sandbox.control(f"checkout/sessions/{session_id(checkout_url)}/pay",
+                          {"method": "card", "number": "4242424242424242"})
+    wait_for(lambda: not stack.sandbox.get("deliveries", status="pending")["data"])
+    assert stack.invoice(inv["id"])["amount_paid"] == 0  # answered, stored, not applied
+    stored = _unapplied(stack)
+    assert stored > 0
+    assert stack.app.extensions["portal.huey"].pending_count() == stored  # one task each
+    consumer = tasks.start_embedded(stack.app, workers=2)
+    try:
+        assert stack.settled(inv["id"], status="paid", amount_paid=3850)
+        wait_for(lambda: _unapplied(stack) == 0)
+    finally:
+        consumer.stop(graceful=True)
+    assert _verified(stack)
+
+
+def _stalled(huey, queued: int):
+    seen: list[int] = []
+
+    def check() -> bool:
+        seen.append(huey.pending_count())
+        return seen[-1] < queued and len(seen) >= 10 and len(set(seen[-10:])) == 1
+    return check
+
+
+class _Silent:
+    """A "Stripe" that accepts connections and never answers: a read from it hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("stack_config", [{"PORTAL_TASKS_IMMEDIATE": False,
+                                           "PORTAL_SWEEP_GRACE_SECONDS": 0}])
+def test_a_consumer_killed_mid_task_loses_nothing_and_applies_once(stack, customer):
+    inv = stack.create_invoice()
+    checkout_url = customer.pay(inv["pay_url"]).headers["Location"]
+    stack.sandbox.control(f"checkout/sessions/{session_id(checkout_url)}/pay",
+                          {"method": "card", "number": "4242424242424242"})
+    wait_for(lambda: not stack.sandbox.get("deliveries", status="pending")["data"])
+    huey = stack.app.extensions["portal.huey"]
+    queued = huey.pending_count()
+    silent = _Silent()
+    env = {**_worker_env(stack.app), "STRIPE_API_BASE": silent.url}
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("portal")), "worker",
+                               "--workers", "1", "--no-ticks"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        # The worker applies what needs no read, then takes a task that waits on Stripe and
+        # holds it: once the queue stops shrinking, kill it there.
+        wait_for(_stalled(huey, queued), timeout=30, interval=0.1)
+        assert _unapplied(stack) > 0
+    finally:
+        worker.kill()
+        worker.wait(10)
+        silent.sock.close()
+    # The killed task's event is stored and unapplied, and the queue no longer has its task.
+    assert _unapplied(stack) > huey.pending_count()
+    consumer = tasks.start_embedded(stack.app)
+    try:
+        wait_for(lambda: huey.pending_count() == 0)  # the tasks the queue still had
+        # The consumer's scheduler sweeps every minute (and as it starts); sweep now too.
+        stack.app.extensions["portal.ticks"]["events-sweep"]()
+        wait_for(lambda: _unapplied(stack) == 0)
+        assert stack.settled(inv["id"], status="paid", amount_paid=3850)
+    finally:
+        consumer.stop(graceful=True)
+    assert _verified(stack)

@@ -11,7 +11,8 @@ from portal import tasks
 
 
 def test_the_queue_is_sqlite_in_its_configured_file_by_default(app_factory, tmp_path):
-    app = app_factory(PORTAL_QUEUE_PATH=str(tmp_path / "queue" / "tasks.db"))
+    app = app_factory(PORTAL_QUEUE_PATH=str(tmp_path / "queue" / "tasks.db"),
+                      PORTAL_TASKS_IMMEDIATE=False)
     huey = app.extensions["portal.huey"]
     assert isinstance(huey, SqliteHuey)
     assert (tmp_path / "queue" / "tasks.db").exists()
@@ -23,7 +24,7 @@ def test_with_redis_configured_the_queue_is_redis(app_factory):
         redis.Redis.from_url("redis://127.0.0.1:6379/15").ping()
     except redis.exceptions.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
-    app = app_factory(PORTAL_REDIS_URL="redis://127.0.0.1:6379/15")
+    app = app_factory(PORTAL_REDIS_URL="redis://127.0.0.1:6379/15", PORTAL_TASKS_IMMEDIATE=False)
     huey = app.extensions["portal.huey"]
     assert isinstance(huey, RedisHuey)
     huey.flush()
@@ -32,10 +33,12 @@ def test_with_redis_configured_the_queue_is_redis(app_factory):
 
 def test_every_tick_is_registered_on_the_queue_with_its_schedule(app):
     registered = app.extensions["portal.ticks"]
-    assert set(registered) == {tick.name for tick in tasks.TICKS} == {"stripe-sync"}
+    assert set(registered) == {tick.name for tick in tasks.TICKS}
+    assert set(registered) == {"events-sweep", "stripe-sync"}
     due = app.extensions["portal.huey"].read_periodic
-    assert [t.name for t in due(datetime(2026, 12, 3, 14, 15))] == ["stripe-sync"]
-    assert due(datetime(2026, 12, 3, 14, 7)) == []
+    assert sorted(t.name for t in due(datetime(2026, 12, 3, 14, 15))) == [
+        "events-sweep", "stripe-sync"]
+    assert [t.name for t in due(datetime(2026, 12, 3, 14, 7))] == ["events-sweep"]
 
 
 def test_the_sync_tick_does_nothing_without_stripe_configured(app):
