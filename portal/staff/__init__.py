@@ -1,10 +1,11 @@
 """The AR staff console at ``/staff/``: login, dashboard, staff users, API keys, audit log.
 
-Every route states the least role it needs (:func:`portal.staff.roles.require_role`); a route
-that forgets is refused for everyone (the blueprint fails closed), and a test walks the URL map.
-One module per concern: ``session`` (Flask-Login wiring), ``roles``, ``auth`` (login and
-logout), ``dashboard``, ``users``, ``apikeys``, ``audit_log``, ``confirmations`` (the payments
-to confirm and the ERP export), ``exceptions`` (the exceptions queue and its actions).
+Every route states the least role it needs (:func:`portal.staff.roles.require_role`); a route that
+forgets is refused for everyone (the blueprint fails closed), and a test walks the URL map. One
+module per concern: ``session`` (Flask-Login wiring), ``roles``, ``auth`` (login and logout),
+``dashboard``, ``users``, ``apikeys``, ``audit_log``, ``confirmations`` (the payments to confirm and
+the ERP export), ``exceptions`` (the exceptions queue and its actions), ``background`` (the task
+queue and failed events).
 """
 
 from flask import Blueprint
@@ -15,6 +16,7 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     apikeys,
     audit_log,
     auth,
+    background,
     confirmations,
     customers,
     dashboard,

@@ -51,6 +51,8 @@ EXPECTED = {
     "staff.rotate_statement_link": "clerk",
     "staff.revoke_statement_link": "clerk",
     "staff.email_statement_link": "clerk",
+    "staff.background": "viewer",
+    "staff.retry_event": "clerk",
 }
 PUBLIC = {"staff.login", "staff.login_submit"}
 RANK = {"anonymous": -1, "viewer": 0, "clerk": 1, "admin": 2}
