@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -149,9 +150,10 @@ def _apply(session: Session, event: dict[str, Any], handle: Handler, source: str
     return Ingested("applied")
 
 
-def insert(session: Session, event: dict[str, Any], source: str, processed: bool) -> bool:
+def insert(session: Session | Connection, event: dict[str, Any], source: str,
+           processed: bool) -> bool:
     """Store ``event`` unless its id is stored already; True if this call stored it."""
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     now = utcnow()
     inserted = conn.execute(_STORE[conn.dialect.name], {
         "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),
