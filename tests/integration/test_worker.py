@@ -17,7 +17,7 @@ from payments.events import processing
 from payments.ledger import ledger
 from portal import tasks
 from tests.conftest import LINK_KEY
-from tests.integration.conftest import WEBHOOK_SECRET, session_id, wait_for
+from tests.integration.conftest import WEBHOOK_SECRET, wait_for
 
 
 @pytest.fixture
@@ -29,10 +29,7 @@ def stack_config() -> dict:
 def _missed_payment(stack, customer) -> dict:
     """An invoice paid at Stripe while its webhooks could not reach the portal."""
     stack.sandbox.control("faults", {"outage": True})
-    inv = stack.create_invoice()
-    checkout_url = customer.pay(inv["pay_url"]).headers["Location"]
-    stack.sandbox.control(f"checkout/sessions/{session_id(checkout_url)}/pay",
-                          {"method": "card", "number": "4242424242424242"})
+    inv = stack.paid_by_card(customer)
     assert stack.invoice(inv["id"])["amount_paid"] == 0  # the portal heard nothing
     return inv
 
@@ -92,10 +89,7 @@ def _verified(stack) -> bool:
 def test_a_webhook_is_answered_before_it_is_applied_and_a_consumer_applies_it_once(
         stack, customer):
     stack.sandbox.control("faults", {"duplicate": True})  # every event delivered twice
-    inv = stack.create_invoice()
-    checkout_url = customer.pay(inv["pay_url"]).headers["Location"]
-    stack.sandbox.control(f"checkout/sessions/{session_id(checkout_url)}/pay",
-                          {"method": "card", "number": "4242424242424242"})
+    inv = stack.paid_by_card(customer)
     wait_for(lambda: not stack.sandbox.get("deliveries", status="pending")["data"])
     assert stack.invoice(inv["id"])["amount_paid"] == 0  # answered, stored, not applied
     stored = _unapplied(stack)
@@ -132,10 +126,7 @@ class _Silent:
 @pytest.mark.parametrize("stack_config", [{"PORTAL_TASKS_IMMEDIATE": False,
                                            "PORTAL_SWEEP_GRACE_SECONDS": 0}])
 def test_a_consumer_killed_mid_task_loses_nothing_and_applies_once(stack, customer):
-    inv = stack.create_invoice()
-    checkout_url = customer.pay(inv["pay_url"]).headers["Location"]
-    stack.sandbox.control(f"checkout/sessions/{session_id(checkout_url)}/pay",
-                          {"method": "card", "number": "4242424242424242"})
+    inv = stack.paid_by_card(customer)
     wait_for(lambda: not stack.sandbox.get("deliveries", status="pending")["data"])
     huey = stack.app.extensions["portal.huey"]
     queued = huey.pending_count()
