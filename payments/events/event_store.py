@@ -1,5 +1,7 @@
-"""Stripe events in: verify the signature, store each event once, handle it in the same
-transaction, and record failures where a rollback cannot erase them.
+"""Stripe events in: verify the signature, store each event once, apply it once (marking it
+applied in the transaction that applied it), and record failures where a rollback cannot erase
+them. The webhook stores and queues (:mod:`payments.events.processing`); ``portal stripe sync``
+stores and applies at once (:func:`ingest`).
 
 Verification is never optional. A payload is accepted only with a ``Stripe-Signature`` whose
 ``v1`` HMAC-SHA256 matches one of the configured secrets (several, for rotation) and whose
@@ -108,14 +110,14 @@ _RESOLVE = (update(EventFailure.__table__)
 
 
 def ingest(db: Database, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
-    """Store ``event`` once by id and handle it in the same transaction.
+    """Store ``event`` once by id and handle it in the same transaction (recovery's path).
 
-    A duplicate (already stored, or stored concurrently by another worker) is a no-op, found
-    before the handler runs. A handler that needs Stripe raises ``ReadFirst`` and is run again
-    after the read (:func:`payments.reads.run_with_reads`); most events need nothing new and
-    cost one transaction. If the handler (or its read) raises, everything it did is rolled back
-    with the event row, the failure is recorded in its own transaction, and the caller answers
-    500 so Stripe delivers the event again.
+    A duplicate (already applied, or stored concurrently by another worker) is a no-op, found
+    before the handler runs; one the webhook stored but no task applied yet is applied here. A
+    handler that needs Stripe raises ``ReadFirst`` and is run again after the read
+    (:func:`payments.reads.run_with_reads`); most events need nothing new and cost one
+    transaction. If the handler (or its read) raises, everything it did is rolled back with the
+    event row, and the failure is recorded in its own transaction for the next run to retry.
     """
     return run_once(db, event["id"], event["type"],
                     lambda session: _apply(session, event, handle, source))
