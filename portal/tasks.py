@@ -13,6 +13,7 @@ place, :data:`TICKS`.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,10 +99,14 @@ def init_app(app: Flask) -> None:
         "apply-event": huey.task(name="apply-event")(_in_context(app, apply_event)),
     }
 
+    parent = os.getpid()
+
     @huey.on_startup()
     def _fresh_connections() -> None:
-        # A forked worker must not share the parent's pooled database connections.
-        app.extensions["portal.db"].dispose()
+        # A forked worker must not share the parent's pooled database connections; a thread
+        # worker shares the process's pool, which other threads may be using right now.
+        if os.getpid() != parent:
+            app.extensions["portal.db"].dispose()
 
 
 def _queue(app: Flask) -> Huey:
