@@ -41,7 +41,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 from bench import runner, webhook_data  # noqa: E402
 from payments.db import Database  # noqa: E402
-from payments.events import event_store  # noqa: E402
+from payments.events import event_store, processing  # noqa: E402
 from payments.events.models import StripeEvent  # noqa: E402
 from payments.ledger import ledger  # noqa: E402
 from payments.ledger.models import Payment  # noqa: E402
@@ -121,12 +121,6 @@ def _figures(elapsed: float, count: int, latencies: list[float], errors: int) ->
             "p99": percentile(latencies, 99), "errors": errors}
 
 
-def _unprocessed(db: Database) -> int:
-    with db.reader() as session:
-        return session.scalar(select(func.count()).select_from(StripeEvent)
-                              .where(StripeEvent.processed_at.is_(None)))
-
-
 @contextmanager
 def consumers(n: int, env: dict[str, str], tmp: Path) -> Iterator[None]:
     """``n`` ``portal worker`` processes (4 threads each, no ticks) until the block ends."""
@@ -148,9 +142,9 @@ def consumers(n: int, env: dict[str, str], tmp: Path) -> Iterator[None]:
 def drain(db: Database, timeout: float = 600) -> float:
     """Wait until every stored event is applied; the seconds it took."""
     started = time.perf_counter()
-    while _unprocessed(db):
+    while processing.unapplied(db):
         if time.perf_counter() - started > timeout:
-            raise RuntimeError(f"{_unprocessed(db)} events still not applied")
+            raise RuntimeError(f"{processing.unapplied(db)} events still not applied")
         time.sleep(0.05)
     return time.perf_counter() - started
 
@@ -193,7 +187,7 @@ def measure(kind: str, tmp: Path, sandbox_url: str, stream: list[dict], args) ->
             elapsed, latencies, errors = post_all(f"{base}/stripe/webhook", bulk,
                                                   args.concurrency)
             figures.setdefault("portal", _figures(elapsed, len(bulk), latencies, errors))
-            stored = _unprocessed(db)
+            stored = processing.unapplied(db)
             with consumers(n, env, tmp):
                 figures[f"consumers-{n}"] = stored / drain(db)
                 if n == 1:

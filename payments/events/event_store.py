@@ -145,17 +145,16 @@ def run_once(db: Database, event_id: str, event_type: str | None,
 def _apply(session: Session, event: dict[str, Any], handle: Handler, source: str) -> Ingested:
     # A stored twin (or a concurrent one, once it commits) makes this insert nothing; a twin the
     # webhook stored for a task that has not run yet is applied here instead.
-    if not insert(session, event, source, processed=True) and not claim(session, event["id"]):
+    stored = insert(session.connection(), event, source, processed=True)
+    if not stored and not claim(session, event["id"]):
         return Ingested("duplicate")
     handle(session, event)
     finish(session, event["id"])
     return Ingested("applied")
 
 
-def insert(session: Session | Connection, event: dict[str, Any], source: str,
-           processed: bool) -> bool:
+def insert(conn: Connection, event: dict[str, Any], source: str, processed: bool) -> bool:
     """Store ``event`` unless its id is stored already; True if this call stored it."""
-    conn = session.connection() if isinstance(session, Session) else session
     now = utcnow()
     inserted = conn.execute(_STORE[conn.dialect.name], {
         "id": event["id"], "type": event["type"], "created": int(event.get("created") or 0),

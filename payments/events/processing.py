@@ -96,6 +96,12 @@ def backlog(session: Session) -> Backlog:
     return Backlog(unprocessed, oldest, *failing)
 
 
+def unapplied(db: Database) -> int:
+    """How many stored events no task has applied yet."""
+    with db.reader() as session:
+        return backlog(session).unprocessed
+
+
 def failed_events(session: Session, limit: int = 50) -> list[EventFailure]:
     """Unresolved failures of stored events, most attempts first (given up on at the top)."""
     return list(session.scalars(

@@ -102,8 +102,8 @@ class Pipeline:
         return False
 
     def _unapplied(self) -> int:
-        with self.app.app_context(), database.db().reader() as session:
-            return processing.backlog(session).unprocessed
+        with self.app.app_context():
+            return processing.unapplied(database.db())
 
 
 def seed_console(app: Flask, sandbox: Flask, sandbox_url: str, timeout: float = 30) -> Seeded:

@@ -25,6 +25,7 @@ from bench import runner, webhook_data
 from bench.webhooks import SECRET, free_port, send  # send signs with SECRET
 from payments.checkout.models import Allocation
 from payments.db import Database
+from payments.events import processing
 from payments.events.models import StripeEvent
 from payments.invoicing.models import Invoice
 from payments.ledger import ledger
@@ -120,8 +121,8 @@ def test_two_instances_and_two_consumers_apply_every_event_once(
             statuses = _post_split(bases, stream)
             assert set(statuses) == {200}
             deadline = time.monotonic() + 180
-            while _unapplied(db):
-                assert time.monotonic() < deadline, f"{_unapplied(db)} events not applied"
+            while processing.unapplied(db):
+                assert time.monotonic() < deadline, f"{processing.unapplied(db)} events not applied"
                 time.sleep(0.2)
         with db.reader() as session:
             assert ledger.verify(session) == []
@@ -135,8 +136,3 @@ def test_two_instances_and_two_consumers_apply_every_event_once(
         db.dispose()
         next(sandboxes, None)
 
-
-def _unapplied(db: Database) -> int:
-    with db.reader() as session:
-        return session.scalar(select(func.count()).select_from(StripeEvent)
-                              .where(StripeEvent.processed_at.is_(None)))

@@ -77,8 +77,7 @@ def test_the_embedded_consumer_runs_the_same_ticks(stack, customer):
 
 
 def _unapplied(stack) -> int:
-    with stack.app.extensions["portal.db"].reader() as session:
-        return processing.backlog(session).unprocessed
+    return processing.unapplied(stack.app.extensions["portal.db"])
 
 
 def _verified(stack) -> bool:
