@@ -13,11 +13,12 @@ from payments.events import models as events_models
 from payments.invoicing import models as invoicing_models
 from payments.ledger import models as ledger_models
 from payments.links import models as links_models
+from payments.outbox import models as outbox_models
 from payments.resolutions import models as resolutions_models
 from payments.staff import models as staff_models
 
 MODELS = (checkout_models, console_models, events_models, invoicing_models, ledger_models,
-          links_models, resolutions_models, staff_models)
+          links_models, outbox_models, resolutions_models, staff_models)
 metadata = Base.metadata
 
 __all__ = ["MODELS", "metadata"]

@@ -1,52 +1,52 @@
-"""Outgoing email: SMTP when PORTAL_SMTP_URL is set, otherwise files in ``instance/outbox``.
+"""Customer email, the portal's side of the outbox (:mod:`payments.outbox`): drafts rendered
+from templates, queued in the caller's transaction, sent by a task after the commit.
 
-``PORTAL_SMTP_URL`` looks like ``smtp://user:password@host:587?starttls=1`` or
-``smtps://user:password@host:465``. Mail bodies carry pay links, so nothing here logs them.
+Mail goes to the relay at ``PORTAL_SMTP_URL``, or to ``.eml`` files in ``instance/outbox``
+when it is unset (demo, development).
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
-import time
-from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import current_app
+from flask import Flask, current_app, render_template
+
+from payments.links.models import PayLink
+from payments.outbox import outbox
+from payments.outbox.send import Transport
+from portal import urls
+
+# RFC 3834: a message a program sent on its own (not a person writing) says so, and
+# well-behaved autoresponders then do not answer it.
+AUTOMATIC = {"Auto-Submitted": "auto-generated"}
 
 
-def send(to: str, subject: str, body: str) -> None:
-    """Send one plain-text email (raises on SMTP failure; callers decide what to show)."""
-    msg = EmailMessage()
-    msg["From"] = current_app.config["PORTAL_MAIL_FROM"]
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content(body)
-    url = current_app.config.get("PORTAL_SMTP_URL")
-    if url:
-        _smtp(url, msg)
+def transport(app: Flask) -> Transport:
+    """The app's mail relay, from its configuration."""
+    return Transport(sender=app.config["PORTAL_MAIL_FROM"],
+                     smtp_url=app.config.get("PORTAL_SMTP_URL"),
+                     folder=Path(app.instance_path) / "outbox")
+
+
+def link_url(link: PayLink) -> str:
+    """The customer-facing URL of a live link, derived from its nonce with the link key."""
+    token = current_app.extensions["portal.links"].key.token(link.nonce)
+    return urls.pay_url(token) if link.scope == "invoice" else urls.statement_url(token)
+
+
+def link_draft(key: str, kind: str, to: str, link: PayLink, number: str | None,
+               template: str, automatic: bool) -> outbox.Draft:
+    """An email carrying an invoice's or a statement's link (the body holds the link's place,
+    never its token). ``kind`` is ``fresh_link`` or ``staff_link``; ``automatic`` marks a
+    message no person wrote (``Auto-Submitted``)."""
+    business = current_app.config["PORTAL_BUSINESS_NAME"]
+    scope = link.scope
+    body = render_template(template, kind=scope, number=number, url=outbox.LINK,
+                           business=business)
+    if scope == "statement":
+        subject = f"Your statement from {business}"
     else:
-        _outbox(msg)
-
-
-def _smtp(url: str, msg: EmailMessage) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
-    host, port = parts.hostname or "localhost", parts.port
-    cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-    with cls(host, port or (465 if parts.scheme == "smtps" else 25), timeout=15) as client:
-        if parts.scheme == "smtp" and parse_qs(parts.query).get("starttls") == ["1"]:
-            client.starttls(context=ssl.create_default_context())
-        if parts.username:
-            client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(msg)
-
-
-def _outbox(msg: EmailMessage) -> None:
-    # Without SMTP (demo, development) mail lands as .eml files an operator can open.
-    outbox = Path(current_app.instance_path) / "outbox"
-    outbox.mkdir(parents=True, exist_ok=True)
-    (outbox / f"{time.time_ns()}.eml").write_bytes(bytes(msg))
-    current_app.logger.info("email to the customer written to %s", outbox)
+        # The number comes from the ERP: a line break in it must not reach a mail header.
+        subject = f"Your link to invoice {' '.join((number or '').split())}"
+    return outbox.Draft(key=key, kind=kind, to=to, subject=subject, body=body,
+                        link_id=link.id, headers=dict(AUTOMATIC) if automatic else {})

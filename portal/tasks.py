@@ -29,7 +29,8 @@ from huey.exceptions import TaskLockedException
 from huey.storage import SqliteStorage
 
 from payments.events import handlers, processing, recovery
-from portal import database
+from payments.outbox import outbox, send
+from portal import database, mail
 
 QUEUE_NAME = "ar-portal"
 
@@ -69,16 +70,37 @@ def apply_event(app: Flask, event_id: str) -> str:
 
 def sweep_events(app: Flask) -> int:
     """Re-enqueue stored events no task applied (lost, slow, or due again after a failure)."""
+    return _sweep(app, processing.due, enqueue_event)
+
+
+def send_email(app: Flask, email_id: int) -> str:
+    """Send one outbox row (the task every queued email gets)."""
+    outcome = send.deliver(database.db(), email_id, mail.transport(app), mail.link_url)
+    if outcome in ("retrying", "failed"):
+        # The row holds the error; the log says which row, never its body (it has a link).
+        app.logger.warning("email #%s could not be sent (%s)", email_id, outcome)
+    return outcome
+
+
+def sweep_outbox(app: Flask) -> int:
+    """Send the emails no task sent (lost, or due again after a failure)."""
+    return _sweep(app, outbox.due, enqueue_email)
+
+
+def _sweep(app: Flask, due: Callable[..., list], enqueue: Callable[[Flask, object], None]) -> int:
+    # A row younger than the grace most likely has its own task on the way.
     grace = timedelta(seconds=app.config["PORTAL_SWEEP_GRACE_SECONDS"])
-    due = processing.due(database.db(), grace=grace)
-    for event_id in due:
-        enqueue_event(app, event_id)
-    return len(due)
+    found = due(database.db(), grace=grace)
+    for row_id in found:
+        enqueue(app, row_id)
+    return len(found)
 
 
 TICKS: tuple[Tick, ...] = (
     Tick("events-sweep", crontab(minute="*"), sweep_events,
          "every minute: apply stored Stripe events no task applied, and retry failed ones"),
+    Tick("outbox-sweep", crontab(minute="*"), sweep_outbox,
+         "every minute: send the customer emails no task sent, and retry failed ones"),
     Tick("stripe-sync", crontab(minute="*/15"), stripe_sync,
          "every 15 minutes: recover payments whose webhooks were missed"),
 )
@@ -89,6 +111,19 @@ def enqueue_event(app: Flask, event_id: str) -> None:
     app.extensions["portal.tasks"]["apply-event"](event_id)
 
 
+def enqueue_email(app: Flask, email_id: int | None) -> None:
+    """Queue the task that sends an outbox row (call it after the row's commit; None, a row
+    queued before, is nothing to do). A queue that is down is logged, not raised: the row is
+    committed, and the outbox sweep sends it."""
+    if email_id is None:
+        return
+    try:
+        app.extensions["portal.tasks"]["send-email"](email_id)
+    except Exception:  # noqa: BLE001
+        app.logger.exception("email #%s queued in the outbox but not on the task queue",
+                             email_id)
+
+
 def init_app(app: Flask) -> None:
     """Create the app's queue (``app.extensions["portal.huey"]``) and register every tick on
     it, each running inside the app context."""
@@ -97,6 +132,7 @@ def init_app(app: Flask) -> None:
     app.extensions["portal.ticks"] = {tick.name: _periodic(app, huey, tick) for tick in TICKS}
     app.extensions["portal.tasks"] = {
         "apply-event": huey.task(name="apply-event")(_in_context(app, apply_event)),
+        "send-email": huey.task(name="send-email")(_in_context(app, send_email)),
     }
 
     parent = os.getpid()

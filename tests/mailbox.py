@@ -9,6 +9,9 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from payments.outbox.models import OutboxEmail
 
 
 class Inbox:
@@ -44,3 +47,9 @@ def emailed_url(message) -> str:
     """The pay or statement link in a message's plain-text body."""
     body = message.get_body(preferencelist=("plain",)).get_content()
     return re.search(r"https://portal\.test/[is]/[A-Za-z0-9_-]{43}", body).group(0)
+
+
+def outbox_rows(db) -> list[OutboxEmail]:
+    """Every email in the outbox, oldest first."""
+    with db.reader() as session:
+        return list(session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)))

@@ -29,7 +29,7 @@ CONTEXTS: list[tuple[str, ...]] = [
     ("stripe", "staff"),  # the Stripe boundary; staff accounts and the audit log
     ("invoicing",),
     ("links",),
-    ("checkout",),
+    ("checkout", "outbox"),  # paying; the customer email outbox (whose mails carry links)
     ("ledger",),  # payments, the ledger, reconciliation and the exceptions it raises
     ("events",),  # the event store, the handler table, recovery, the return page's outcome
     ("confirmations",),

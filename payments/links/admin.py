@@ -130,12 +130,14 @@ def revoke(session: Session, actor: audit.Actor, policy: LinkPolicy, target: Tar
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A link to email: where to, the token, and what it is for (invoice number or None)."""
+    """A link to email: where to, the link, what it is for (invoice number or None), and the
+    audit entry that records the sending (its id names the message in the outbox)."""
 
     to: str
-    token: str
+    link: PayLink
     number: str | None
     issued: bool  # a new link was issued because the old one was not live
+    audit_id: int
 
 
 def _expiring(link: PayLink | None) -> bool:
@@ -147,26 +149,19 @@ def to_email(session: Session, actor: audit.Actor, policy: LinkPolicy,
     """Pick the link to email to the customer's address on file: the live one, or a new one
     when it expired, was revoked, never existed, or would die within :data:`FRESH_FOR` of
     arriving (as the customer's own "email me a fresh link" does, and a little more). Audited
-    as sent; the caller sends after commit and audits a failure."""
+    as sent; the caller queues the email in the same transaction."""
     customer = _lock(session, target)
     if not customer.email:
         raise LinkError("No email address is on file for this customer. Add one in the ERP "
                         "(it reaches the portal with the next invoice), or copy the link.")
     before = info(session, policy.key, target)
     if before.token is not None and not _expiring(before.link):
-        after, token, issued = before, before.token, False
+        after, link, issued = before, before.link, False
     else:
         link, token = tokens.issue(session, policy.key, ttl=policy.ttl, **target.where)
         after, issued = LinkInfo("live", link, token), True
     number = session.get(Invoice, target.id).number if target.kind == "invoice" else None
-    audit.record(session, actor, target.action("email"), target.audit_target, before.snapshot(),
-                 {**after.snapshot(), "to": customer.email, "issued_new_link": issued})
-    return Outgoing(customer.email, token, number, issued)
-
-
-def email_failed(session: Session, actor: audit.Actor, target: Target, to: str,
-                 error: BaseException) -> None:
-    """Audit that the email :func:`to_email` prepared did not go out (the SMTP relay refused
-    it or was down): the log then says both that it was sent for, and that it failed."""
-    audit.record(session, actor, target.action("email_failed"), target.audit_target, None,
-                 {"to": to, "error": type(error).__name__})
+    entry = audit.record(session, actor, target.action("email"), target.audit_target,
+                         before.snapshot(), {**after.snapshot(), "to": customer.email,
+                                             "issued_new_link": issued})
+    return Outgoing(customer.email, link, number, issued, entry.id)

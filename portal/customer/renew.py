@@ -6,62 +6,50 @@ went out, so it reveals nothing about the customer.
 
 from __future__ import annotations
 
-import smtplib
+import secrets
 
-from flask import current_app, render_template
+from flask import current_app
 
 from payments.invoicing.models import Customer, Invoice
 from payments.links import tokens
-from portal import database, mail, urls
+from payments.links.models import PayLink
+from payments.outbox import outbox
+from portal import database, mail, tasks
 
 
 def renew_invoice_link(invoice_id: int) -> None:
     """Issue a new link for the invoice (unless one is already live) and mail it."""
-    policy = current_app.extensions["portal.links"]
     with database.db().transaction() as session:
         invoice = session.get(Invoice, invoice_id, with_for_update=True)
-        token = _live_or_new(session, policy, invoice_id=invoice_id)
-        to, number = invoice.customer.email, invoice.number
-        business = current_app.config["PORTAL_BUSINESS_NAME"]
-    if to:
-        _send(to, *link_mail("invoice", number, urls.pay_url(token), business))
+        email_id = _queue(session, invoice.customer.email, invoice.number,
+                          _live_or_new(session, invoice_id=invoice_id))
+    tasks.enqueue_email(current_app, email_id)
 
 
 def renew_statement_link(customer_id: int) -> None:
     """Issue a new statement link for the customer (unless one is already live) and mail it."""
-    policy = current_app.extensions["portal.links"]
     with database.db().transaction() as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
-        token = _live_or_new(session, policy, customer_id=customer_id)
-        to = customer.email
-        business = current_app.config["PORTAL_BUSINESS_NAME"]
-    if to:
-        _send(to, *link_mail("statement", None, urls.statement_url(token), business))
+        email_id = _queue(session, customer.email, None,
+                          _live_or_new(session, customer_id=customer_id))
+    tasks.enqueue_email(current_app, email_id)
 
 
-def link_mail(kind: str, number: str | None, url: str, business: str,
-              template: str = "email/fresh_link.txt") -> tuple[str, str]:
-    """Subject and body of an email carrying an invoice or statement link (also used by the
-    staff console, with its own template)."""
-    body = render_template(template, kind=kind, number=number, url=url, business=business)
-    if kind == "statement":
-        return f"Your statement from {business}", body
-    # The number comes from the ERP: a line break in it must not reach a mail header.
-    return f"Your link to invoice {' '.join((number or '').split())}", body
-
-
-def _live_or_new(session, policy, **target) -> str:
+def _live_or_new(session, **target) -> PayLink:
     # Two clicks on "email me a fresh link" must not kill the first fresh link with the second.
+    policy = current_app.extensions["portal.links"]
     current = tokens.active(session, **target)
     if current is not None and not tokens.is_expired(current):
-        return policy.key.token(current.nonce)
-    _link, token = tokens.issue(session, policy.key, ttl=policy.ttl, **target)
-    return token
+        return current
+    link, _token = tokens.issue(session, policy.key, ttl=policy.ttl, **target)
+    return link
 
 
-def _send(to: str, subject: str, body: str) -> None:
-    # The customer sees the same page either way; the operator sees the failure in the log.
-    try:
-        mail.send(to, subject, body)
-    except (smtplib.SMTPException, OSError):
-        current_app.logger.exception("could not send a fresh pay link by email")
+def _queue(session, to: str | None, number: str | None, link: PayLink) -> int | None:
+    # Each press is a message of its own (the customer asked again: mail again), so the key
+    # is the link and a random part, not the link alone.
+    if not to:
+        return None
+    key = f"fresh-link:{link.id}:{secrets.token_hex(8)}"
+    return outbox.queue(session, mail.link_draft(key, "fresh_link", to, link, number,
+                                                 "email/fresh_link.txt", automatic=True))

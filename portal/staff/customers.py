@@ -7,6 +7,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from payments.console import customer_page, lists, notes
 from payments.links import admin
+from payments.outbox import outbox
 from portal import database
 from portal.staff import bp, paylinks, session
 from portal.staff.invoices import int_arg, today
@@ -41,6 +42,7 @@ def customer(customer_id: int, error: str | None = None, status: int = 200,
         "staff/customer.html", d=detail, c=detail.customer, error=error, draft=draft,
         max_note=notes.MAX_LENGTH, definitions=_definitions(),
         link_url=paylinks.url_of(target, link.token) if link.token else None,
+        last_email=outbox.latest(database.session(), customer_id=customer_id),
     ), status
 
 

@@ -11,6 +11,7 @@ from flask import abort, current_app, render_template, request, url_for
 from payments.console import invoice_page, lists
 from payments.invoicing.models import Customer
 from payments.links import admin
+from payments.outbox import outbox
 from portal import database
 from portal.staff import bp, paylinks
 from portal.staff.roles import require_role
@@ -64,6 +65,7 @@ def invoice(invoice_id: int, error: str | None = None, status: int = 200):
     return render_template(
         "staff/invoice.html", d=detail, inv=detail.invoice, error=error,
         link_url=paylinks.url_of(target, link.token) if link.token else None,
+        last_email=outbox.latest(database.session(), invoice_id=invoice_id),
         exception_url=_exception_url()), status
 
 

@@ -2,30 +2,32 @@
 statement link): rotate, revoke, and email the link to the customer.
 
 Each action commits with its audit entry, then redirects back (POST-redirect-GET) with a
-flashed notice, as the queues do. Email goes out after the commit, so no database lock is held
-while the mail relay answers; a relay failure is audited too, and the clerk is told plainly.
+flashed notice, as the queues do. "Email" queues the message in the outbox in the same
+transaction as its audit entry, and a task sends it after the commit: no database lock is held
+while the mail relay answers, and a relay that is down is retried for the clerk, who sees any
+email that could not be delivered on the Background work page.
 """
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, redirect
 
 from payments.links import admin
-from portal import database, mail, urls
-from portal.customer.renew import link_mail
+from payments.outbox import outbox
+from portal import database, mail, tasks, urls
 from portal.staff import session
 
 # What a page says after an action.
 NOTICES = {
     "rotated": "A new link was issued. The old link no longer works.",
     "revoked": "The link was revoked. It no longer works, and no new one was issued.",
-    "emailed": "The link was emailed to the customer's address on file.",
-    "emailed_new": ("A new link was issued and emailed to the customer's address on file "
-                    "(the old one had expired, been revoked, or was about to expire)."),
+    "emailed": ("The link is on its way to the customer's address on file (Background work "
+                "lists any email that cannot be delivered)."),
+    "emailed_new": ("A new link was issued and is on its way to the customer's address on "
+                    "file (the old one had expired, been revoked, or was about to expire)."),
 }
 VERBS = ("rotate", "revoke", "email")
 
@@ -46,31 +48,19 @@ def act(target: admin.Target, verb: str, back: str, render: Render):
     try:
         with database.db().transaction() as tx:
             result = work(tx, session.actor(), policy, target)
+            email_id = _queue(tx, result) if verb == "email" else None
     except admin.LinkError as exc:
         return render(str(exc), 422)
     if verb != "email":
         flash(NOTICES["rotated" if verb == "rotate" else "revoked"], "notice")
         return redirect(back, 303)
-    error = _send(target, result)
-    if error is not None:
-        return render(error, 502)
+    tasks.enqueue_email(current_app, email_id)
     flash(NOTICES["emailed_new" if result.issued else "emailed"], "notice")
     return redirect(back, 303)
 
 
-def _send(target: admin.Target, outgoing: admin.Outgoing) -> str | None:
-    """Mail the link; on failure audit it and return what to tell the clerk."""
-    business = current_app.config["PORTAL_BUSINESS_NAME"]
-    subject, body = link_mail(target.kind, outgoing.number, url_of(target, outgoing.token),
-                              business, template="email/staff_link.txt")
-    try:
-        mail.send(outgoing.to, subject, body)
-    except (smtplib.SMTPException, OSError) as exc:
-        # The message carries the link: log the failure, never the body.
-        current_app.logger.exception("could not email a pay link for the staff console")
-        with database.db().transaction() as tx:
-            admin.email_failed(tx, session.actor(), target, outgoing.to, exc)
-        issued = " A new link was issued; copy it from this page." if outgoing.issued else ""
-        return (f"The email could not be sent ({type(exc).__name__}): the mail relay refused "
-                f"it or could not be reached.{issued}")
-    return None
+def _queue(tx, outgoing: admin.Outgoing) -> int | None:
+    # One message per audited "email" action: the audit entry's id is its key.
+    return outbox.queue(tx, mail.link_draft(
+        f"staff-link:{outgoing.audit_id}", "staff_link", outgoing.to, outgoing.link,
+        outgoing.number, "email/staff_link.txt", automatic=False))

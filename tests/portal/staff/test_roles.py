@@ -53,6 +53,7 @@ EXPECTED = {
     "staff.email_statement_link": "clerk",
     "staff.background": "viewer",
     "staff.retry_event": "clerk",
+    "staff.retry_email": "clerk",
 }
 PUBLIC = {"staff.login", "staff.login_submit"}
 RANK = {"anonymous": -1, "viewer": 0, "clerk": 1, "admin": 2}
