@@ -1,10 +1,11 @@
 """Background work for real: a missed webhook is recovered by the periodic Stripe sync, run by
 a separate ``portal worker`` process or by the consumer ``portal demo``/``portal run`` embed,
-without anyone pressing a button."""
+without anyone pressing a button; a customer email queued by a page is sent by a worker."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,12 +13,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from payments.events import processing
 from payments.ledger import ledger
 from portal import tasks
 from tests.conftest import LINK_KEY
 from tests.integration.conftest import WEBHOOK_SECRET, wait_for
+from tests.mailbox import outbox_rows
+from tests.portal.customer.test_renew import expire, press_the_button
 
 
 @pytest.fixture
@@ -155,3 +159,28 @@ def test_a_consumer_killed_mid_task_loses_nothing_and_applies_once(stack, custom
     finally:
         consumer.stop(graceful=True)
     assert _verified(stack)
+
+
+def test_a_customer_email_is_queued_by_the_page_and_sent_by_a_worker_process(stack, inbox):
+    smtp_url, received = inbox
+    db = stack.app.extensions["portal.db"]
+    url = stack.create_invoice()["pay_url"]
+    expire(db, url)
+    # Answered at once: the mail is queued for a worker, none is running yet.
+    assert press_the_button(stack.app.test_client(), url).status_code == 200
+    [email] = outbox_rows(db)
+    assert email.status == "pending" and received.received == []
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("portal")), "worker",
+                               "--workers", "1", "--no-ticks"],
+                              env={**_worker_env(stack.app), "PORTAL_SMTP_URL": smtp_url},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: len(received.received) == 1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    [(_recipients, message)] = received.received
+    fresh = re.search(rf"{stack.url}/i/[A-Za-z0-9_-]{{43}}", message.get_content()).group(0)
+    assert fresh != url and requests.get(fresh, timeout=10).status_code == 200
+    assert outbox_rows(db)[0].status == "sent"
