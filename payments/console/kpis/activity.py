@@ -13,6 +13,7 @@ from payments.console.kpis.receivables import DAY, currency_filter, end_of
 from payments.events.models import EventFailure
 from payments.invoicing.models import Invoice
 from payments.ledger.models import LedgerEntry, Payment, ReconciliationException
+from payments.outbox.models import OutboxEmail
 
 COLLECTED_DEFINITION = ("Card, ACH and bank-transfer payments settled through the portal this "
                         "week (from Monday) and this month; net of refunds and disputes.")
@@ -84,11 +85,13 @@ def pending_ach(session: Session, currency: str | None = None) -> dict[str, Pend
 
 @dataclass(frozen=True)
 class Queues:
-    """What waits for staff: payments to confirm, open exceptions (by kind), failed events."""
+    """What waits for staff: payments to confirm, open exceptions (by kind), failed events,
+    customer emails not delivered."""
 
     unconfirmed: int
     exceptions_by_kind: tuple[tuple[str, int], ...]
     failed_events: int
+    undelivered_emails: int = 0
 
     @property
     def exceptions(self) -> int:
@@ -98,7 +101,8 @@ class Queues:
 
 def queue_counts(session: Session) -> Queues:
     """Succeeded payments not yet confirmed (``confirmed_at`` unset), unresolved
-    reconciliation exceptions by kind, and webhook events whose handler failed unresolved."""
+    reconciliation exceptions by kind, webhook events whose handler failed unresolved, and
+    customer emails the outbox gave up on."""
     unconfirmed = session.scalar(select(func.count()).select_from(Payment).where(
         Payment.status == "succeeded", Payment.confirmed_at.is_(None)))
     by_kind = session.execute(
@@ -107,4 +111,7 @@ def queue_counts(session: Session) -> Queues:
         .group_by(ReconciliationException.kind).order_by(ReconciliationException.kind))
     failed = session.scalar(select(func.count()).select_from(EventFailure).where(
         EventFailure.resolved_at.is_(None)))
-    return Queues(unconfirmed or 0, tuple((kind, n) for kind, n in by_kind), failed or 0)
+    undelivered = session.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.status == "failed"))
+    return Queues(unconfirmed or 0, tuple((kind, n) for kind, n in by_kind), failed or 0,
+                  undelivered or 0)

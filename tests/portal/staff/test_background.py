@@ -90,6 +90,7 @@ def test_an_undelivered_email_is_listed_and_a_clerk_sends_it_again(app_factory, 
     assert "ConnectionRefusedError" in page and "Retry now" not in page  # viewers read only
     assert "outbox-sweep" in page
     assert "not delivered" in text_of(clerk.get(f"/staff/invoices/{inv['id']}"))
+    assert "1 customer email(s) not delivered" in text_of(viewer.get("/staff/"))
 
     handler = Inbox()
     relay = Controller(handler, hostname="127.0.0.1", port=port)
