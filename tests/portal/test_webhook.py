@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlalchemy import func, select, text
 
 from payments.events import event_store
@@ -87,3 +88,43 @@ def test_a_database_that_cannot_store_the_event_answers_500_and_stripe_retries(a
     retried = _post(client, _event())  # Stripe's redelivery
     assert (retried.status_code, retried.get_json()["outcome"]) == (200, "queued")
     assert _stored(db) == 1
+
+
+def _signed_raw(client, body: bytes):
+    return client.post("/stripe/webhook", data=body, content_type="application/json",
+                       headers={"Stripe-Signature": event_store.sign(body, SECRET)})
+
+
+@pytest.mark.parametrize("body", [
+    b"not json at all",
+    b"[1, 2, 3]",
+    b'"evt_1"',
+    b'{"id": "evt_deep", "type": "x", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    json.dumps({**_event(), "id": 42}).encode(),
+    json.dumps({**_event(), "id": "evt_" + "x" * 300}).encode(),
+    json.dumps({**_event(), "type": ["payment_intent.succeeded"]}).encode(),
+    json.dumps({**_event(), "type": "t" * 200}).encode(),
+    json.dumps({**_event(), "created": "yesterday"}).encode(),
+    json.dumps({**_event(), "created": True}).encode(),
+    json.dumps({**_event(), "data": ["not", "an", "object"]}).encode(),
+    json.dumps({**_event(), "data": {"object": "pi_1"}}).encode(),
+    json.dumps({**_event(), "data": {"object": {"object": "payment_intent",
+                                                 "id": "pi_" + "x" * 300}}}).encode(),
+], ids=["not-json", "array", "string", "deep-nesting", "id-int", "id-too-long", "type-list",
+        "type-too-long", "created-string", "created-bool", "data-list", "object-string",
+        "ref-too-long"])
+def test_a_signed_body_that_is_no_stripe_event_is_refused_and_nothing_stored(app_factory,
+                                                                                body):
+    # Signed with the real secret: the worst case, as only the signature stands in front.
+    app = app_factory(STRIPE_WEBHOOK_SECRET=SECRET, PROPAGATE_EXCEPTIONS=False)
+    response = _signed_raw(app.test_client(), body)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "error" in response.get_json()
+    assert _stored(app.extensions["portal.db"]) == 0
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(app_factory):
+    app = app_factory(STRIPE_WEBHOOK_SECRET=SECRET, PROPAGATE_EXCEPTIONS=False)
+    huge = json.dumps({**_event(), "padding": "x" * (10 * 1024 * 1024)}).encode()
+    assert _signed_raw(app.test_client(), huge).status_code == 413
+    assert _stored(app.extensions["portal.db"]) == 0
