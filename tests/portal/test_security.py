@@ -1,5 +1,6 @@
-"""What a security reviewer checks on the token pages: response headers, one indistinguishable
-404 for every bad token, escaping of ERP text, and the budget of bad-token lookups."""
+"""What a security reviewer checks on the token pages: response headers (and the hardening
+headers on every other response too), one indistinguishable 404 for every bad token, escaping
+of ERP text, and the budget of bad-token lookups."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def token_responses(api, client, db) -> dict[str, object]:
     out = {name: client.get(path) for name, path in {
         "invoice": pay, "pdf": pay + "/pdf", "qr": pay + "/qr.svg", "statement": statement,
         "statement pdf": statement + "/pdf", "404": f"/i/{UNKNOWN}",
-        "410": path_of(old["pay_url"])}.items()}
+        "return": pay + "/return", "410": path_of(old["pay_url"])}.items()}
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', out["410"].get_data(as_text=True))
     out["renewed"] = client.post(path_of(old["pay_url"]) + "/renew",
                                  data={"csrf_token": csrf.group(1)})
@@ -44,6 +45,28 @@ def token_responses(api, client, db) -> dict[str, object]:
 
 
 # --- headers -------------------------------------------------------------------------------------
+
+
+def every_other_response(app, api, client) -> dict[str, object]:
+    """A response of every other kind: API answers and errors, the webhook's, the console's,
+    static files, and the app's own 404, 405, 413 and 500."""
+
+    @app.get("/boom")
+    def boom():  # an unhandled error: the 500 page must be hardened too
+        raise RuntimeError("boom")
+
+    inv = api.create()
+    with client.get("/static/portal.css") as static:
+        pass
+    return {
+        "api": api.get(f"/invoices/{inv['id']}"), "api 401": client.get("/api/v1/invoices"),
+        "openapi": client.get("/api/v1/openapi.json"),
+        "webhook 400": client.post("/stripe/webhook", data=b"{}"),
+        "webhook 413": client.post("/stripe/webhook", data=b"x" * (2 * 1024 * 1024)),
+        "login": client.get("/staff/login"), "console redirect": client.get("/staff/"),
+        "static": static, "404": client.get("/no/such/page"),
+        "405": client.delete("/staff/login"), "500": client.get("/boom"),
+    }
 
 
 def test_every_token_response_is_private_unframed_and_unsniffed(api, client, db):
@@ -58,6 +81,19 @@ def test_every_token_response_is_private_unframed_and_unsniffed(api, client, db)
         assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"], name
         assert csp["frame-ancestors"] == ["'none'"], name
         assert "Set-Cookie" not in headers or "Secure" in headers["Set-Cookie"], name
+
+
+def test_every_other_response_is_unframed_and_unsniffed(app_factory, api_key):
+    app = app_factory(PROPAGATE_EXCEPTIONS=False, STRIPE_WEBHOOK_SECRET="whsec_headers")
+    client = app.test_client()
+    responses = every_other_response(app, Api(client, api_key), client)
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["X-Frame-Options"] == "DENY", name
+        assert csp_of(response)["frame-ancestors"] == ["'none'"], name
+    assert responses["500"].status_code == 500 and "boom" not in responses["500"].get_data(True)
+    assert responses["webhook 413"].status_code == 413
 
 
 @pytest.mark.parametrize("stripe", [False, True], ids=["payments off", "payments on"])
