@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_TOKEN_RATE_LIMIT": "30 per minute",
     "PORTAL_RENEW_RATE_LIMIT": "5 per hour",
     "PORTAL_PROXY_COUNT": 0,
+    "PORTAL_SESSION_IDLE_MINUTES": 30,  # a console session ends this long after its last use
+    "PORTAL_SESSION_MAX_HOURS": 12,  # … and this long after login, used or not
     "PORTAL_PDF_CACHE_DIR": None,  # None: instance/pdf-cache
     "PORTAL_DEMO": False,
     "PORTAL_BANK_TRANSFERS": False,
@@ -46,7 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_API_BASE": None,
 }
 
-_INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT", "PORTAL_SWEEP_GRACE_SECONDS"}
+_INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT", "PORTAL_SWEEP_GRACE_SECONDS",
+         "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_SESSION_MAX_HOURS"}
 _BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS", "PORTAL_TASKS_IMMEDIATE"}
 
 
@@ -139,6 +142,9 @@ def _validate(config: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must be a whole number, not {config[name]!r}") from None
         if config[name] < 0:
             raise ConfigError(f"{name} must not be negative")
+    for name in ("PORTAL_SESSION_IDLE_MINUTES", "PORTAL_SESSION_MAX_HOURS"):
+        if config[name] < 1:
+            raise ConfigError(f"{name} must be at least 1")
     for name in ("PORTAL_TOKEN_RATE_LIMIT", "PORTAL_RENEW_RATE_LIMIT"):
         try:
             parse_many(config[name])

@@ -30,6 +30,7 @@ from huey.storage import SqliteStorage
 
 from payments.events import handlers, processing, recovery
 from payments.outbox import outbox, send
+from payments.staff import sessions
 from portal import database, mail
 
 QUEUE_NAME = "ar-portal"
@@ -96,6 +97,11 @@ def _sweep(app: Flask, due: Callable[..., list], enqueue: Callable[[Flask, objec
     return len(found)
 
 
+def purge_sessions(app: Flask) -> int:
+    """Delete console sessions past their idle or absolute timeout (refused anyway)."""
+    return sessions.purge(database.db(), app.extensions["portal.staff_sessions"])
+
+
 TICKS: tuple[Tick, ...] = (
     Tick("events-sweep", crontab(minute="*"), sweep_events,
          "every minute: apply stored Stripe events no task applied, and retry failed ones"),
@@ -103,6 +109,8 @@ TICKS: tuple[Tick, ...] = (
          "every minute: send the customer emails no task sent, and retry failed ones"),
     Tick("stripe-sync", crontab(minute="*/15"), stripe_sync,
          "every 15 minutes: recover payments whose webhooks were missed"),
+    Tick("sessions-purge", crontab(minute="7"), purge_sessions,
+         "every hour: delete console sessions that have timed out"),
 )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
-from payments.staff import audit
+from payments.staff import audit, sessions
 from payments.staff.models import ROLES, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -143,23 +143,20 @@ def record_login(session: Session, user_id: int, ip: str | None,
     return user
 
 
-def load_session_user(session: Session, user_id: int, version: int) -> StaffUser | None:
-    """The user a session belongs to, if that session is still valid: the account is active
-    and its ``session_version`` has not moved on since the session began."""
-    user = session.get(StaffUser, user_id)
-    if user is None or not user.active or user.session_version != version:
-        return None
-    return user
-
-
 def end_all_sessions(session: Session, actor: audit.Actor, user_id: int) -> StaffUser:
     """Sign the user out everywhere: every session that began before now stops working."""
     user = _locked(session, user_id)
     before = user.session_version
-    user.session_version = before + 1
+    _end_sessions(session, user)
     audit.record(session, actor, "staff.sign_out_everywhere", _target(user),
                  {"session_version": before}, {"session_version": user.session_version})
     return user
+
+
+def _end_sessions(session: Session, user: StaffUser) -> None:
+    # The rows are the sessions; the version counts how often they were all ended (audited).
+    user.session_version += 1
+    sessions.end_all(session, user.id)
 
 
 def set_password(session: Session, actor: audit.Actor, user_id: int, password: str,
@@ -168,7 +165,7 @@ def set_password(session: Session, actor: audit.Actor, user_id: int, password: s
     check_password(password)
     user = _locked(session, user_id)
     user.password_hash = password_hash or hash_password(password)
-    user.session_version += 1
+    _end_sessions(session, user)
     audit.record(session, actor, "staff.set_password", _target(user), None,
                  {"password": "changed"})
     return user
@@ -201,7 +198,7 @@ def deactivate(session: Session, actor: audit.Actor, user_id: int) -> StaffUser:
         _keep_an_admin(admins, user)
     before = _state(user)
     user.active = False
-    user.session_version += 1
+    _end_sessions(session, user)
     audit.record(session, actor, "staff.deactivate", _target(user), before, _state(user))
     return user
 

@@ -55,6 +55,23 @@ class StaffUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class StaffSession(Base):
+    """A signed-in console session, kept on the server: the browser's cookie carries only a
+    random token, looked up by its SHA-256. Deleting the row ends the session, so signing out
+    (or an admin's deactivation) ends it for a copy of the cookie too."""
+
+    __tablename__ = "staff_sessions"
+    __table_args__ = (Index("ix_staff_sessions_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+
+
 class LoginAttempt(Base):
     """One login attempt, kept for the throttling window (see :mod:`payments.staff.throttle`).
 

@@ -5,7 +5,7 @@ forgets is refused for everyone (the blueprint fails closed), and a test walks t
 module per concern: ``session`` (Flask-Login wiring), ``roles``, ``auth`` (login and logout),
 ``dashboard``, ``users``, ``apikeys``, ``audit_log``, ``confirmations`` (the payments to confirm and
 the ERP export), ``exceptions`` (the exceptions queue and its actions), ``background`` (the task
-queue and failed events).
+queue and failed events), ``my_sessions`` (one's own signed-in sessions).
 """
 
 from flask import Blueprint
@@ -22,6 +22,7 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     dashboard,
     exceptions,
     invoices,
+    my_sessions,
     roles,
     users,
 )

@@ -1,25 +1,23 @@
-"""Staff sessions with Flask-Login.
+"""Staff sessions with Flask-Login, kept on the server (:mod:`payments.staff.sessions`).
 
-A session holds ``"<user id>.<session_version>"`` and the time it began. On every request the
-user is reloaded from the database and the session is refused when the account is inactive, its
-``session_version`` has moved on (sign out everywhere, deactivation, password change), or the
-session is older than ``STAFF_SESSION_MAX_AGE``. So ending every session of a user is one
-integer increment, with no list of sessions to keep. There is no remember-me cookie.
+The cookie (Flask's signed session) carries a random session token, which Flask-Login keeps
+as the "user id", and the CSRF token; no user id, role or expiry a client could replay. On
+every request the token is looked up: the session is refused once its row is gone (signed
+out, signed out everywhere, deactivated, password changed, ended from another browser) or it
+has been idle for ``PORTAL_SESSION_IDLE_MINUTES`` or alive for ``PORTAL_SESSION_MAX_HOURS``.
+There is no remember-me cookie.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from flask import Flask, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from payments.staff import accounts, audit
+from payments.staff import audit, sessions
 from payments.staff.models import ROLES, StaffUser
 from portal import database
-
-MAX_AGE = timedelta(hours=12)  # a staff session ends this long after login, used or not
 
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
@@ -27,15 +25,16 @@ login_manager.login_message = None  # the login page says what it needs to; no f
 
 
 class StaffPrincipal(UserMixin):
-    """The logged-in staff user as the request sees it (a detached copy, not an ORM row)."""
+    """The logged-in staff user as the request sees it (a detached copy, not an ORM row),
+    with the session it came in on."""
 
-    def __init__(self, user: StaffUser) -> None:
+    def __init__(self, user: StaffUser, token: str, session_id: int) -> None:
         self.id, self.email, self.role = user.id, user.email, user.role
-        self.session_version = user.session_version
+        self.token, self.session_id = token, session_id
 
     def get_id(self) -> str:
-        """What the session stores: the user id and the session version it began under."""
-        return f"{self.id}.{self.session_version}"
+        """What the cookie stores: the session's random token."""
+        return self.token
 
     def has_role(self, role: str) -> bool:
         """True when this user's role includes ``role`` (admin ⊃ clerk ⊃ viewer)."""
@@ -43,26 +42,27 @@ class StaffPrincipal(UserMixin):
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Login to ``app``; hardening flags for a remember cookie we never set."""
+    """Bind Flask-Login to ``app``; the session limits; hardening flags for a remember
+    cookie we never set."""
     login_manager.init_app(app)
-    app.config.setdefault("STAFF_SESSION_MAX_AGE", MAX_AGE)
+    app.extensions["portal.staff_sessions"] = sessions.Limits(
+        idle=timedelta(minutes=app.config["PORTAL_SESSION_IDLE_MINUTES"]),
+        absolute=timedelta(hours=app.config["PORTAL_SESSION_MAX_HOURS"]))
     app.config.update(REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
                       REMEMBER_COOKIE_SECURE=app.config["SESSION_COOKIE_SECURE"])
 
 
+def limits() -> sessions.Limits:
+    """The app's session limits (idle and absolute timeouts)."""
+    return current_app.extensions["portal.staff_sessions"]
+
+
 @login_manager.user_loader
-def _load(raw: str) -> StaffPrincipal | None:
-    user_id, _, version = raw.partition(".")
-    if not (user_id.isdigit() and version.isdigit()) or _too_old():
+def _load(token: str) -> StaffPrincipal | None:
+    resumed = sessions.resume(database.db(), token, limits())
+    if resumed is None:
         return None
-    user = accounts.load_session_user(database.session(), int(user_id), int(version))
-    return StaffPrincipal(user) if user is not None else None
-
-
-def _too_old() -> bool:
-    began = session.get("staff_since")
-    max_age = current_app.config["STAFF_SESSION_MAX_AGE"].total_seconds()
-    return not isinstance(began, int) or time.time() - began > max_age
+    return StaffPrincipal(resumed.user, token, resumed.session_id)
 
 
 @login_manager.unauthorized_handler
@@ -74,15 +74,20 @@ def _unauthorized():
 
 
 def start(user: StaffUser) -> None:
-    """Begin a fresh session for ``user``: nothing from the session before login survives
-    (no fixation), including its CSRF token."""
+    """Begin a fresh session for ``user``: a new row and token, and nothing from the cookie's
+    session before login survives (no fixation), including its CSRF token."""
     session.clear()
-    login_user(StaffPrincipal(user))
-    session["staff_since"] = int(time.time())
+    with database.db().transaction() as tx:
+        token, session_id = sessions.begin(tx, user.id, client_ip(),
+                                           request.user_agent.string or "")
+    login_user(StaffPrincipal(user, token, session_id))
 
 
 def end() -> None:
-    """End this browser's session."""
+    """End this browser's session, on the server first: a copy of the cookie dies with it."""
+    if current_user.is_authenticated:
+        with database.db().transaction() as tx:
+            sessions.end(tx, current_user.token)
     logout_user()
     session.clear()
 

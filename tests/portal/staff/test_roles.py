@@ -54,6 +54,8 @@ EXPECTED = {
     "staff.background": "viewer",
     "staff.retry_event": "clerk",
     "staff.retry_email": "clerk",
+    "staff.my_sessions": "viewer",
+    "staff.end_session": "viewer",
 }
 PUBLIC = {"staff.login", "staff.login_submit"}
 RANK = {"anonymous": -1, "viewer": 0, "clerk": 1, "admin": 2}
