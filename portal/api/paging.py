@@ -5,7 +5,6 @@ caller's ``errors`` (field → message), so one 422 names them all."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -58,7 +57,7 @@ def _decode_cursor(cursor: str | None, errors: dict[str, str]) -> int | None:
         # isdigit() alone lets "²" through, and int("²") raises: ASCII digits only.
         if version == "v1" and _is_number(value) and int(value) <= MAX_ROW_ID:
             return int(value)
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 inside
         pass
     errors["cursor"] = "not a cursor returned by this API"
     return None

@@ -571,6 +571,14 @@ def test_every_invalid_list_parameter_is_reported(api):
     assert set(fields) == {"status", "cursor", "limit"}
 
 
+@pytest.mark.parametrize("cursor", ["%C2%8A%C3%99", "%F0%9F%92%B8", "%FF%FE"])
+def test_a_cursor_that_is_not_ascii_is_a_field_error_not_a_crash(api, cursor):
+    # Found by the fuzzer (tests/portal/api/test_fuzz.py): base64 refuses non-ASCII text
+    # with a ValueError of its own.
+    fields = assert_error(api.get(f"/invoices?cursor={cursor}"), 422, "invalid")
+    assert set(fields) == {"cursor"}
+
+
 def test_a_cursor_past_the_end_gives_an_empty_page(api):
     create_many(api, 2)
     page = api.get(f"/invoices?cursor={_cursor('v1:' + str(2**31 - 1))}").get_json()
