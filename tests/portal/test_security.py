@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func, select
 
+from payments.checkout.models import PaymentAttempt
 from tests.conftest import Api, path_of, token_of
 from tests.portal.customer.test_customer_pages import text_of
 from tests.portal.customer.test_renew import expire
@@ -134,6 +136,33 @@ def test_hsts_behind_a_tls_terminating_proxy(app_factory, api_key):
 # --- one 404 for every bad token -----------------------------------------------------------------
 
 
+def test_a_link_opens_only_its_own_scope(api, client):
+    # An invoice's token is no statement token and the other way round, whatever the path.
+    inv = api.create()
+    pay, statement = token_of(inv["pay_url"]), token_of(inv["customer"]["statement_url"])
+    for path in (f"/s/{pay}", f"/s/{pay}/pdf", f"/i/{statement}", f"/i/{statement}/pdf",
+                 f"/i/{statement}/qr.svg", f"/i/{statement}/return"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_a_statement_pays_only_its_own_customers_invoices(app_factory, api_key, db):
+    client = app_factory(STRIPE_SECRET_KEY="sk_test_unused").test_client()
+    api = Api(client, api_key)
+    mine = api.create()
+    theirs = api.create(external_id="ERP-2", number="INV-0002",
+                        customer={"external_id": "CUST-2", "name": "Other Ltd"})
+    statement = path_of(mine["customer"]["statement_url"])
+    page = client.get(statement).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    # Another customer's invoice id, slipped into the form: not on this statement, not paid.
+    response = client.post(statement + "/pay", data={"csrf_token": csrf,
+                                                     "invoice": str(theirs["id"])})
+    assert response.status_code == 422
+    assert "Choose at least one invoice" in response.get_data(as_text=True)
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(PaymentAttempt)) == 0
+
+
 def test_unknown_altered_malformed_and_revoked_tokens_get_one_identical_404(api, client):
     inv = api.create()
     token, statement = token_of(inv["pay_url"]), token_of(inv["customer"]["statement_url"])
@@ -177,6 +206,18 @@ def test_erp_text_is_escaped_on_the_invoice_and_statement_pages(api, client):
 
 
 # --- the bad-lookup budget -----------------------------------------------------------------------
+
+
+def test_what_a_customer_types_is_escaped_when_shown_back(app_factory, api_key):
+    client = app_factory(STRIPE_SECRET_KEY="sk_test_unused").test_client()
+    pay = path_of(Api(client, api_key).create(allow_partial=True)["pay_url"])
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get(pay).get_data(True))
+    typed = '"><script>alert(1)</script>'
+    response = client.post(pay + "/pay", data={"csrf_token": csrf.group(1), "choice": "other",
+                                               "amount": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
 
 @pytest.mark.parametrize("path", [f"/s/{UNKNOWN}", f"/i/{UNKNOWN}/pdf", f"/s/{UNKNOWN}/pdf",
