@@ -124,16 +124,15 @@ def failed(db: Database, email_id: int, error: BaseException, permanent: bool,
     message = f"{type(error).__name__}: {error}"[:2000]
     with db.transaction() as session:
         attempts = session.scalar(select(OutboxEmail.attempts).where(OutboxEmail.id == email_id))
-    if permanent or attempts >= MAX_ATTEMPTS:
-        _finish(db, email_id, status="failed", last_error=message)
-        return "failed"
-    delay = min(timedelta(minutes=2 ** (attempts - 1)), timedelta(hours=1))
-    with db.transaction() as session:
+        if permanent or attempts >= MAX_ATTEMPTS:
+            outcome, values = "failed", {"status": "failed", "finished_at": now}
+        else:
+            delay = min(timedelta(minutes=2 ** (attempts - 1)), timedelta(hours=1))
+            outcome, values = "retrying", {"status": "pending", "next_attempt_at": now + delay}
         session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id,
                                                   OutboxEmail.status == "sending")
-                        .values(status="pending", last_error=message,
-                                next_attempt_at=now + delay))
-    return "retrying"
+                        .values(last_error=message, **values))
+    return outcome
 
 
 def _finish(db: Database, email_id: int, status: str, last_error: str | None) -> None:
