@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from payments.staff import accounts, audit, throttle
+from payments.staff import accounts, throttle
 from portal import database
 from portal.staff import bp, session
 from portal.staff.roles import public, require_role
@@ -68,9 +68,7 @@ def login_submit():
 @require_role("viewer")
 def logout():
     """End this session (other browsers stay logged in)."""
-    with database.db().transaction() as tx:
-        audit.record(tx, session.actor(), "staff.logout", ("staff_user", current_user.id))
-    session.end()
+    session.sign_out()
     return redirect(url_for("staff.login"))
 
 

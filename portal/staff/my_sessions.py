@@ -31,9 +31,7 @@ def my_sessions():
 def end_session(session_id: int):
     """End one of one's own sessions (this one signs out, as the button says)."""
     if session_id == current_user.session_id:  # this browser's own: a plain sign-out
-        with database.db().transaction() as tx:
-            audit.record(tx, session.actor(), "staff.logout", ("staff_user", current_user.id))
-        session.end()
+        session.sign_out()
         return redirect(url_for("staff.login"), 303)
     with database.db().transaction() as tx:
         if not sessions.end_one(tx, current_user.id, session_id):
