@@ -7,6 +7,8 @@ whole schema whichever module was imported first.
 from __future__ import annotations
 
 from payments.checkout import models as checkout_models
+from payments.collections import log_models as collections_log_models
+from payments.collections import models as collections_models
 from payments.console import models as console_models
 from payments.db import Base
 from payments.events import models as events_models
@@ -17,8 +19,9 @@ from payments.outbox import models as outbox_models
 from payments.resolutions import models as resolutions_models
 from payments.staff import models as staff_models
 
-MODELS = (checkout_models, console_models, events_models, invoicing_models, ledger_models,
-          links_models, outbox_models, resolutions_models, staff_models)
+MODELS = (checkout_models, collections_models, collections_log_models, console_models,
+          events_models, invoicing_models, ledger_models, links_models, outbox_models,
+          resolutions_models, staff_models)
 metadata = Base.metadata
 
 __all__ = ["MODELS", "metadata"]

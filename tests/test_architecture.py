@@ -35,6 +35,7 @@ CONTEXTS: list[tuple[str, ...]] = [
     ("confirmations",),
     ("resolutions",),
     ("console",),  # the staff console's read models and KPIs
+    ("collections",),  # reminders, promises, the worklist and the customer timeline
 ]
 TIER = {context: n for n, tier in enumerate(CONTEXTS) for context in tier}
 GATEWAY = "payments/stripe/gateway.py"

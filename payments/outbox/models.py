@@ -39,6 +39,10 @@ class OutboxEmail(Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)  # an HTML alternative of ``body``
+    # More links than ``link_id`` (a reminder: the statement and each invoice): their ids, in
+    # the body as ``{link:<id>}`` and ``{pdf:<id>}`` (:func:`payments.outbox.outbox.link_mark`).
+    links: Mapped[list | None] = mapped_column(JSON)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)  # extra headers, e.g. Auto-Submitted
     link_id: Mapped[int | None] = mapped_column(ForeignKey("pay_links.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(10), default="pending")
