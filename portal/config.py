@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 
@@ -43,14 +44,19 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_DEMO": False,
     "PORTAL_BANK_TRANSFERS": False,
     "PORTAL_WRITE_OFF_MAX": 500,  # minor units, or {"USD": 500, "JPY": 500, ...}
+    "PORTAL_TIMEZONE": "UTC",  # customers' time zone unless their collections settings say
+    "PORTAL_REMINDER_STALE_DAYS": 3,  # a reminder step missed by more days is skipped
+    "PORTAL_REMINDERS": True,  # False: the reminder tick sends nothing (planning still shows)
+    "PORTAL_TREND_WARN_DAYS": 5,  # days to pay worse by more: flagged on the dashboard
     "STRIPE_SECRET_KEY": None,
     "STRIPE_WEBHOOK_SECRET": None,
     "STRIPE_API_BASE": None,
 }
 
 _INTS = {"PORTAL_LINK_TTL_DAYS", "PORTAL_PROXY_COUNT", "PORTAL_SWEEP_GRACE_SECONDS",
-         "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_SESSION_MAX_HOURS"}
-_BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS", "PORTAL_TASKS_IMMEDIATE"}
+         "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_SESSION_MAX_HOURS",
+         "PORTAL_REMINDER_STALE_DAYS", "PORTAL_TREND_WARN_DAYS"}
+_BOOLS = {"PORTAL_DEMO", "PORTAL_BANK_TRANSFERS", "PORTAL_TASKS_IMMEDIATE", "PORTAL_REMINDERS"}
 
 
 class ConfigError(RuntimeError):
@@ -151,6 +157,11 @@ def _validate(config: dict[str, Any]) -> None:
         except ValueError:
             raise ConfigError(f"{name} is not a rate limit like '30 per minute': "
                               f"{config[name]!r}") from None
+    try:
+        ZoneInfo(str(config["PORTAL_TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("PORTAL_TIMEZONE must be a time zone name like America/New_York, "
+                          f"not {config['PORTAL_TIMEZONE']!r}") from None
     config["PORTAL_WRITE_OFF_MAX"] = _write_off_max(config["PORTAL_WRITE_OFF_MAX"])
     url = urlsplit(config["PORTAL_BASE_URL"] or "")
     if url.scheme not in ("http", "https") or not url.netloc:

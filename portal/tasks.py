@@ -31,7 +31,7 @@ from huey.storage import SqliteStorage
 from payments.events import handlers, processing, recovery
 from payments.outbox import outbox, send
 from payments.staff import sessions
-from portal import database, mail
+from portal import database, mail, reminders
 
 QUEUE_NAME = "ar-portal"
 
@@ -76,7 +76,8 @@ def sweep_events(app: Flask) -> int:
 
 def send_email(app: Flask, email_id: int) -> str:
     """Send one outbox row (the task every queued email gets)."""
-    outcome = send.deliver(database.db(), email_id, mail.transport(app), mail.link_url)
+    outcome = send.deliver(database.db(), email_id, mail.transport(app), mail.link_url,
+                           reminders.GUARDS)
     if outcome in ("retrying", "failed"):
         # The row holds the error; the log says which row, never its body (it has a link).
         app.logger.warning("email #%s could not be sent (%s)", email_id, outcome)
@@ -97,6 +98,15 @@ def _sweep(app: Flask, due: Callable[..., list], enqueue: Callable[[Flask, objec
     return len(found)
 
 
+def send_reminders(app: Flask) -> int:
+    """The reminder tick, then its emails onto the queue (the outbox sweep sends any the
+    queue loses)."""
+    report = reminders.run_tick(app)
+    for email_id in report.emails:
+        enqueue_email(app, email_id)
+    return len(report.emails)
+
+
 def purge_sessions(app: Flask) -> int:
     """Delete console sessions past their idle or absolute timeout (refused anyway)."""
     return sessions.purge(database.db(), app.extensions["portal.staff_sessions"])
@@ -109,6 +119,8 @@ TICKS: tuple[Tick, ...] = (
          "every minute: send the customer emails no task sent, and retry failed ones"),
     Tick("stripe-sync", crontab(minute="*/15"), stripe_sync,
          "every 15 minutes: recover payments whose webhooks were missed"),
+    Tick("reminders", crontab(minute="*/15"), send_reminders,
+         "every 15 minutes: write and queue the reminders due now, in each customer's hours"),
     Tick("sessions-purge", crontab(minute="7"), purge_sessions,
          "every hour: delete console sessions that have timed out"),
 )

@@ -52,6 +52,18 @@ class Draft:
     body: str
     link_id: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    html: str | None = None  # an HTML alternative, with the same link marks as the body
+    links: tuple[int, ...] = ()  # more links, marked with link_mark() and pdf_mark()
+
+
+def link_mark(link_id: int) -> str:
+    """Where the URL of link ``link_id`` goes in a body with several links."""
+    return f"{{link:{link_id}}}"
+
+
+def pdf_mark(link_id: int) -> str:
+    """Where the PDF URL of link ``link_id`` goes (the link's page, ``/pdf``)."""
+    return f"{{pdf:{link_id}}}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Claimed:
     attempts: int
     wants_link: bool
     link: PayLink | None
+    html: str | None = None
+    links: dict[int, PayLink | None] = field(default_factory=dict)  # None: no longer live
 
 
 def queue(session: Session, draft: Draft) -> int | None:
@@ -78,7 +92,8 @@ def queue(session: Session, draft: Draft) -> int | None:
     inserted = session.connection().execute(_QUEUE[session.bind.dialect.name], {
         "key": draft.key, "kind": draft.kind, "to_address": draft.to,
         "subject": draft.subject, "body": draft.body, "headers": dict(draft.headers),
-        "link_id": draft.link_id, "status": "pending", "attempts": 0,
+        "link_id": draft.link_id, "html": draft.html, "links": list(draft.links) or None,
+        "status": "pending", "attempts": 0,
         "created_at": utcnow()})
     return inserted.scalar()
 
@@ -99,11 +114,17 @@ def claim(db: Database, email_id: int, now: datetime | None = None) -> Claimed |
             return None
         email = session.get(OutboxEmail, email_id)
         link = session.get(PayLink, email.link_id) if email.link_id is not None else None
-        live = link is not None and link.revoked_at is None and (
-            link.expires_at is None or link.expires_at > now)
+        more = {link_id: _live(session.get(PayLink, link_id), now)
+                for link_id in email.links or ()}
         return Claimed(email.id, email.key, email.kind, email.to_address, email.subject,
                        email.body, dict(email.headers or {}), email.attempts,
-                       LINK in email.body, link if live else None)
+                       LINK in email.body, _live(link, now), email.html, more)
+
+
+def _live(link: PayLink | None, now: datetime) -> PayLink | None:
+    alive = link is not None and link.revoked_at is None and (
+        link.expires_at is None or link.expires_at > now)
+    return link if alive else None
 
 
 def sent(db: Database, email_id: int) -> None:

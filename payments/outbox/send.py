@@ -11,7 +11,7 @@ import hashlib
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -24,6 +24,9 @@ from payments.outbox import outbox
 from payments.outbox.outbox import Claimed
 
 LinkUrl = Callable[[PayLink], str]  # a live link → its customer-facing URL (needs the link key)
+# Checked just before the relay gets a message of its kind: a reason to cancel it, or None
+# (a reminder whose invoice was paid since it was written must not go out).
+Guard = Callable[[Database, Claimed], str | None]
 
 
 @dataclass(frozen=True)
@@ -44,28 +47,45 @@ class Transport:
             (self.folder / f"{time.time_ns()}.eml").write_bytes(bytes(message))
 
 
-def deliver(db: Database, email_id: int, transport: Transport, link_url: LinkUrl) -> str:
+def deliver(db: Database, email_id: int, transport: Transport, link_url: LinkUrl,
+            guards: Mapping[str, Guard] | None = None) -> str:
     """Send one outbox row unless it is sent, canceled, not due, or being sent elsewhere:
-    ``sent``, ``skipped``, ``canceled`` (its link died first), ``retrying`` or ``failed``."""
+    ``sent``, ``skipped``, ``canceled`` (a link died first, or its kind's guard said no),
+    ``retrying`` or ``failed``."""
     claimed = outbox.claim(db, email_id)
     if claimed is None:
         return "skipped"
-    body = claimed.body
-    if claimed.wants_link:
-        if claimed.link is None:
-            outbox.canceled(db, email_id, "the link was revoked or expired before the email "
-                                          "went out")
-            return "canceled"
-        body = body.replace(outbox.LINK, link_url(claimed.link))
+    guard = (guards or {}).get(claimed.kind)
+    reason = guard(db, claimed) if guard is not None else None
+    if reason is None and ((claimed.wants_link and claimed.link is None)
+                           or None in claimed.links.values()):
+        reason = "the link was revoked or expired before the email went out"
+    if reason is not None:
+        outbox.canceled(db, email_id, reason)
+        return "canceled"
+    body, html = (_with_links(text, claimed, link_url) for text in (claimed.body, claimed.html))
     try:
-        transport.send(message(claimed, body, transport.sender))
+        transport.send(message(claimed, body, transport.sender, html))
     except Exception as exc:  # noqa: BLE001  (whatever broke, the row records it and retries)
         return outbox.failed(db, email_id, exc, permanent=permanent(exc))
     outbox.sent(db, email_id)
     return "sent"
 
 
-def message(email: Claimed, body: str, sender: str) -> EmailMessage:
+def _with_links(text: str | None, claimed: Claimed, link_url: LinkUrl) -> str | None:
+    """``text`` with every link mark replaced by the live URL (derived now, never stored)."""
+    if text is None:
+        return None
+    if claimed.link is not None:
+        text = text.replace(outbox.LINK, link_url(claimed.link))
+    for link_id, link in claimed.links.items():
+        url = link_url(link)
+        text = text.replace(outbox.link_mark(link_id), url)
+        text = text.replace(outbox.pdf_mark(link_id), f"{url}/pdf")
+    return text
+
+
+def message(email: Claimed, body: str, sender: str, html: str | None = None) -> EmailMessage:
     """The message for a claimed row. Its ``Message-ID`` comes from the row's key, so a
     message sent again after a crash is recognisably the same message."""
     msg = EmailMessage()
@@ -78,6 +98,8 @@ def message(email: Claimed, body: str, sender: str) -> EmailMessage:
     for name, value in email.headers.items():
         msg[name] = value  # the email package refuses a line break in any header value
     msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     return msg
 
 

@@ -1,0 +1,102 @@
+"""Writing a reminder: the customer's invoices due a step, each with its live link and PDF,
+and the statement link, in the words of the strongest tone among the steps.
+
+Links go in as marks (:func:`payments.outbox.outbox.link_mark`): the outbox puts the live URL
+in at send time, so neither the outbox nor a contact's stored text ever holds a token. A link
+that has expired, or would within :data:`payments.links.admin.FRESH_FOR`, is replaced first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from payments.clock import utcnow
+from payments.collections import templates
+from payments.collections.planner import Person, Planned
+from payments.invoicing.models import Invoice
+from payments.links import tokens
+from payments.links.admin import FRESH_FOR
+from payments.links.models import PayLink
+from payments.links.policy import LinkPolicy
+from payments.money import format_money
+from payments.outbox import outbox
+
+KIND = "reminder"
+STRENGTH = {"polite": 0, "partnership": 1, "firm": 2}
+# RFC 3834: a program wrote this; autoresponders should not answer it.
+AUTOMATIC = {"Auto-Submitted": "auto-generated"}
+_MARK = re.compile(r"\{(?:link|pdf):\d+\}|\{pay-link\}")
+
+
+@dataclass(frozen=True)
+class Writer:
+    """What every reminder needs: the business's name, the display locale, link issuing."""
+
+    business: str
+    links: LinkPolicy
+    locale: str = "en_US"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A written reminder: subject, text, HTML, and the links whose marks it carries."""
+
+    subject: str
+    text: str
+    html: str
+    link_ids: tuple[int, ...]
+
+
+def live_link(session: Session, policy: LinkPolicy, *, invoice_id: int | None = None,
+              customer_id: int | None = None) -> PayLink:
+    """The target's live link, or a new one when it is missing, revoked or about to expire."""
+    link = tokens.active(session, invoice_id=invoice_id, customer_id=customer_id)
+    if link is None or tokens.is_expired(link, utcnow() + FRESH_FOR):
+        link, _token = tokens.issue(session, policy.key, invoice_id=invoice_id,
+                                    customer_id=customer_id, ttl=policy.ttl)
+    return link
+
+
+def write(session: Session, writer: Writer, person: Person, invoices: Sequence[Invoice],
+          acts: Sequence[Planned], today: date) -> Letter:
+    """The reminder for ``invoices`` (the ones whose steps ``acts`` are due)."""
+    tone = max((a.step.tone for a in acts), key=STRENGTH.__getitem__)
+    statement = live_link(session, writer.links, customer_id=person.customer_id)
+    rows, ids = [], [statement.id]
+    for invoice in invoices:
+        link = live_link(session, writer.links, invoice_id=invoice.id)
+        ids.append(link.id)
+        rows.append(_row(invoice, link, writer, today))
+    context = {"customer": person.name, "business": writer.business, "invoices": rows,
+               "overdue": any(r["days_overdue"] > 0 for r in rows),
+               "statement_url": outbox.link_mark(statement.id)}
+    done = templates.render(templates.words(session, tone), context)
+    return Letter(done.subject, done.text, done.html, tuple(ids))
+
+
+def _row(invoice: Invoice, link: PayLink, writer: Writer, today: date) -> dict:
+    late = (today - invoice.due_date).days
+    due = invoice.due_date.isoformat()
+    when = (f"due {due} ({late} day{'s' * (late != 1)} ago)" if late > 0
+            else f"due today, {due}" if late == 0 else f"due {due}")
+    return {"number": invoice.number, "due_date": due, "due": when,
+            "days_overdue": max(late, 0),
+            "amount_due": format_money(invoice.amount_due, invoice.currency, writer.locale),
+            "pay_url": outbox.link_mark(link.id), "pdf_url": outbox.pdf_mark(link.id)}
+
+
+def draft(key: str, person: Person, letter: Letter) -> outbox.Draft:
+    """The outbox row of an emailed reminder."""
+    return outbox.Draft(key=key, kind=KIND, to=", ".join(person.emails), subject=letter.subject,
+                        body=letter.text, html=letter.html, links=letter.link_ids,
+                        headers=dict(AUTOMATIC))
+
+
+def readable(text: str | None) -> str:
+    """Stored reminder text for staff to read, its link marks shown as "[link]"."""
+    return _MARK.sub("[link]", text or "")

@@ -1,0 +1,38 @@
+"""The portal's side of collections: the reminder tick's settings from the app's
+configuration, the tick itself (queueing what it wrote), and the outbox guard.
+
+The work is in :mod:`payments.collections`; this module only supplies what needs the app (the
+business's name, the link key, the time zone and staleness settings) and the task queue.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from payments.collections import compose, people, release, tick
+from payments.outbox.send import Guard
+from portal import database
+
+
+def settings(app: Flask) -> tick.Settings:
+    """The tick's settings from the app's configuration."""
+    config = app.config
+    writer = compose.Writer(business=config["PORTAL_BUSINESS_NAME"],
+                            links=app.extensions["portal.links"],
+                            locale=config["PORTAL_LOCALE"])
+    return tick.Settings(writer, people.Defaults(zone=config["PORTAL_TIMEZONE"]),
+                         stale_days=config["PORTAL_REMINDER_STALE_DAYS"],
+                         send=bool(config["PORTAL_REMINDERS"]))
+
+
+def run_tick(app: Flask, now=None) -> tick.Report:
+    """One reminder tick; the caller queues the emails it wrote (``report.emails``)."""
+    report = tick.run(database.db(), settings(app), now)
+    if report.customers:
+        app.logger.info("reminders: %s customers, %s emails, %s tasks, %s steps skipped, "
+                        "%s invoices stopped", report.customers, len(report.emails),
+                        report.tasks, report.skipped, report.stopped)
+    return report
+
+
+GUARDS: dict[str, Guard] = {compose.KIND: release.guard}
