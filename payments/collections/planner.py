@@ -159,7 +159,7 @@ def decide(person: Person, invoice: Chased, now: datetime, stale_days: int) -> D
     due = [p for p in schedule(person, invoice) if p.at <= now]
     live, skipped = [], []
     for planned in due:
-        reason = _pointless(planned, invoice, today, stale_days)
+        reason = pointless(planned, invoice, today, stale_days)
         (skipped.append((planned, reason)) if reason else live.append(planned))
     if not live:
         return Decision(None, tuple(skipped))
@@ -168,7 +168,8 @@ def decide(person: Person, invoice: Chased, now: datetime, stale_days: int) -> D
     return Decision(act, tuple(skipped))
 
 
-def _pointless(planned: Planned, invoice: Chased, today: date, stale_days: int) -> str | None:
+def pointless(planned: Planned, invoice: Chased, today: date, stale_days: int) -> str | None:
+    """Why acting on ``planned`` on ``today`` would be wrong (None: it is not)."""
     if planned.day < invoice.issue_date:
         return "its day came before the invoice was issued"
     if not planned.step.overdue and today > invoice.due_date:

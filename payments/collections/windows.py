@@ -143,6 +143,16 @@ class Rules:
         return self.blocked(here.date()) is None and self.hours[0] <= here.hour < self.hours[1]
 
 
+def next_contact(rules: Rules, moment: datetime) -> datetime:
+    """``moment`` if the customer may be contacted then, else the next opening of its contact
+    hours."""
+    if rules.may_contact(moment):
+        return moment
+    here = rules.local(moment)
+    day = here.date() if here.hour < rules.hours[0] else here.date() + timedelta(days=1)
+    return rules.opening(rules.first_open_day(day)[0])
+
+
 def business_days(text: str) -> frozenset[int]:
     """ISO weekdays from a string of digits ("12345": Monday to Friday)."""
     days = frozenset(int(c) for c in text if c.isdigit())

@@ -18,6 +18,7 @@ the duplicate is recognisable (mail relays and clients drop or thread it as one)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -64,6 +65,14 @@ def link_mark(link_id: int) -> str:
 def pdf_mark(link_id: int) -> str:
     """Where the PDF URL of link ``link_id`` goes (the link's page, ``/pdf``)."""
     return f"{{pdf:{link_id}}}"
+
+
+_MARKS = re.compile(r"\{(?:link|pdf):(\d+)\}")
+
+
+def marked(text: str) -> set[int]:
+    """The ids of the links marked in ``text``."""
+    return {int(found) for found in _MARKS.findall(text)}
 
 
 @dataclass(frozen=True)
@@ -114,14 +123,15 @@ def claim(db: Database, email_id: int, now: datetime | None = None) -> Claimed |
             return None
         email = session.get(OutboxEmail, email_id)
         link = session.get(PayLink, email.link_id) if email.link_id is not None else None
-        more = {link_id: _live(session.get(PayLink, link_id), now)
+        more = {link_id: live(session.get(PayLink, link_id), now)
                 for link_id in email.links or ()}
         return Claimed(email.id, email.key, email.kind, email.to_address, email.subject,
                        email.body, dict(email.headers or {}), email.attempts,
-                       LINK in email.body, _live(link, now), email.html, more)
+                       LINK in email.body, live(link, now), email.html, more)
 
 
-def _live(link: PayLink | None, now: datetime) -> PayLink | None:
+def live(link: PayLink | None, now: datetime) -> PayLink | None:
+    """``link`` if it is neither revoked nor expired at ``now``, else None."""
     alive = link is not None and link.revoked_at is None and (
         link.expires_at is None or link.expires_at > now)
     return link if alive else None

@@ -197,10 +197,12 @@ def stripe_sync(since) -> None:
 
 from portal.cli import demo as _demo  # noqa: E402
 from portal.cli import importer as _importer  # noqa: E402
+from portal.cli import reminders as _reminders  # noqa: E402
 from portal.cli import worker as _worker  # noqa: E402
 
 cli.add_command(_demo.demo)
 cli.add_command(sandbox_command)
 cli.add_command(_importer.import_group)
+cli.add_command(_reminders.reminders_group)
 cli.add_command(_worker.worker_command)
 cli.add_command(_worker.run_with_worker)  # replaces Flask's own "run"

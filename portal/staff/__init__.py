@@ -23,6 +23,7 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     exceptions,
     invoices,
     my_sessions,
+    reminders,
     roles,
     users,
 )
