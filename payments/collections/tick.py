@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -170,5 +170,5 @@ def _advance(session: Session, invoice_id: int, last_offset: int | None) -> None
 _table = Contact.__table__
 _INSERT = {name: dialect.insert(_table).on_conflict_do_nothing(
     index_elements=["customer_id", "channel", "day"],
-    index_where=_table.c.status != "canceled").returning(_table.c.id)
+    index_where=text("status <> 'canceled'")).returning(_table.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
