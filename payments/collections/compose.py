@@ -9,10 +9,11 @@ that has expired, or would within :data:`payments.links.admin.FRESH_FOR`, is rep
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
@@ -62,21 +63,40 @@ def live_link(session: Session, policy: LinkPolicy, *, invoice_id: int | None = 
     return link
 
 
-def write(session: Session, writer: Writer, person: Person, invoices: Sequence[Invoice],
-          acts: Sequence[Planned], today: date) -> Letter:
-    """The reminder for ``invoices`` (the ones whose steps ``acts`` are due)."""
+def live_links(session: Session, policy: LinkPolicy, invoice_ids: Sequence[int] = (),
+               customer_ids: Sequence[int] = ()) -> tuple[dict[int, PayLink], dict[int, PayLink]]:
+    """:func:`live_link` of several invoices and statements, with one query for each kind:
+    (by invoice id, by customer id)."""
+    soon = utcnow() + FRESH_FOR
+    found: tuple[dict[int, PayLink], dict[int, PayLink]] = ({}, {})
+    for target, column, ids in ((found[0], PayLink.invoice_id, invoice_ids),
+                                (found[1], PayLink.customer_id, customer_ids)):
+        if ids:
+            for link in session.scalars(select(PayLink).where(column.in_(ids),
+                                                              PayLink.revoked_at.is_(None))):
+                if not tokens.is_expired(link, soon):
+                    target[link.invoice_id or link.customer_id] = link
+    for invoice_id in set(invoice_ids) - set(found[0]):
+        found[0][invoice_id] = live_link(session, policy, invoice_id=invoice_id)
+    for customer_id in set(customer_ids) - set(found[1]):
+        found[1][customer_id] = live_link(session, policy, customer_id=customer_id)
+    return found
+
+
+def write(writer: Writer, person: Person, invoices: Sequence[Invoice], acts: Sequence[Planned],
+          today: date, words: Mapping[str, templates.Words], links: Mapping[int, PayLink],
+          statement: PayLink) -> Letter:
+    """The reminder for ``invoices`` (the ones whose steps ``acts`` are due), in the words
+    of the strongest tone among the steps, with each invoice's ``links`` and the customer's
+    ``statement`` link (from :func:`live_links`)."""
     tone = max((a.step.tone for a in acts), key=STRENGTH.__getitem__)
-    statement = live_link(session, writer.links, customer_id=person.customer_id)
-    rows, ids = [], [statement.id]
-    for invoice in invoices:
-        link = live_link(session, writer.links, invoice_id=invoice.id)
-        ids.append(link.id)
-        rows.append(_row(invoice, link, writer, today))
+    rows = [_row(invoice, links[invoice.id], writer, today) for invoice in invoices]
     context = {"customer": person.name, "business": writer.business, "invoices": rows,
                "overdue": any(r["days_overdue"] > 0 for r in rows),
                "statement_url": outbox.link_mark(statement.id)}
-    done = templates.render(templates.words(session, tone), context)
-    return Letter(done.subject, done.text, done.html, tuple(ids))
+    done = templates.render(words[tone], context)
+    return Letter(done.subject, done.text, done.html,
+                  (statement.id, *(links[invoice.id].id for invoice in invoices)))
 
 
 def _row(invoice: Invoice, link: PayLink, writer: Writer, today: date) -> dict:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from payments.collections import policy, windows
@@ -29,25 +30,41 @@ class Defaults:
     zone: str = "UTC"
 
 
-def open_invoices(session: Session, book: policy.Book, today: date,
+def open_invoices(session: Session, book: policy.Book, until: date,
                   customer_id: int | None = None) -> Iterator[Chased]:
-    """Unvoided invoices not fully paid, due soon enough for a courtesy step, whose last step
-    done is not the policies' last (Core rows: a large book streams through)."""
-    steps = [s for group in (book.default, *book.by_id.values()) for s in group]
-    lead = max((-s.offset for s in steps), default=0)
-    last = max((s.offset for s in steps), default=0)
-    done = func.coalesce(InvoiceChase.last_offset, policy.MIN_OFFSET - 1)
+    """Unvoided invoices not fully paid whose next step could be due by ``until`` (Core rows:
+    a large book streams through).
+
+    "Could be": the due date plus the next offset after the invoice's last done step, in any
+    policy, is on or before ``until`` (a day later, for time zones ahead of UTC). Learned
+    timing, windows and pauses only move steps later, so nothing due is left out, and an
+    invoice with nothing due soon costs no Python at all.
+    """
+    offsets = sorted({s.offset for group in (book.default, *book.by_id.values()) for s in group})
+    if not offsets:
+        return
     query = (select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.currency,
                     Invoice.issue_date, Invoice.due_date, Invoice.total - Invoice.amount_paid,
                     InvoiceChase.last_offset, func.coalesce(InvoiceChase.do_not_chase, False))
              .outerjoin(InvoiceChase, InvoiceChase.invoice_id == Invoice.id)
              .where(Invoice.voided_at.is_(None), Invoice.amount_paid < Invoice.total,
-                    Invoice.due_date <= today + timedelta(days=max(lead, 0) + 1),
-                    done < last))
+                    Invoice.due_date <= until + timedelta(days=1 - offsets[0]),
+                    _next_step_due(offsets, until + timedelta(days=1))))
     if customer_id is not None:
         query = query.where(Invoice.customer_id == customer_id)
     for row in session.execute(query.execution_options(yield_per=5000)):
         yield Chased(*row[:6], int(row[6]), row[7], bool(row[8]))
+
+
+def _next_step_due(offsets: Sequence[int], until: date):
+    """SQL: the step after the invoice's last done one is due by ``until`` (before moves)."""
+    last = InvoiceChase.last_offset
+    branches = []
+    for k, offset in enumerate(offsets):
+        after_previous = (last.is_(None) | (last < offset)) if k == 0 else (
+            (last >= offsets[k - 1]) & (last < offset))
+        branches.append(after_previous & (Invoice.due_date <= until - timedelta(days=offset)))
+    return or_(*branches)
 
 
 def people(session: Session, customer_ids: Iterable[int], book: policy.Book,
@@ -60,36 +77,56 @@ def people(session: Session, customer_ids: Iterable[int], book: policy.Book,
     return found
 
 
+_PROFILE = (CollectionProfile.customer_id, CollectionProfile.policy_id,
+            CollectionProfile.do_not_chase, CollectionProfile.learn_timing,
+            CollectionProfile.preferred_channel, CollectionProfile.contact_emails,
+            CollectionProfile.time_zone, CollectionProfile.hours_start,
+            CollectionProfile.hours_end, CollectionProfile.business_days,
+            CollectionProfile.learned)
+
+
 def _chunk(session: Session, ids: Sequence[int], book: policy.Book, defaults: Defaults,
            today: date) -> dict[int, Person]:
-    rows = session.execute(select(Customer.id, Customer.name, Customer.email, CollectionProfile)
-                           .outerjoin(CollectionProfile,
-                                      CollectionProfile.customer_id == Customer.id)
-                           .where(Customer.id.in_(ids)))
+    # Core rows, not ORM objects: a tick reads thousands of customers.
+    profiles = {row.customer_id: row for row in session.execute(
+        select(*_PROFILE).where(CollectionProfile.customer_id.in_(ids)))}
     spans: dict[int, list[windows.Window]] = {}
-    for w in session.scalars(select(ContactWindow).where(ContactWindow.customer_id.in_(ids))):
-        spans.setdefault(w.customer_id, []).append(
-            windows.parse_window(w.kind, w.start, w.end, w.label))
+    for cid, kind, start, end, label in session.execute(
+            select(ContactWindow.customer_id, ContactWindow.kind, ContactWindow.start,
+                   ContactWindow.end, ContactWindow.label)
+            .where(ContactWindow.customer_id.in_(ids))):
+        spans.setdefault(cid, []).append(windows.parse_window(kind, start, end, label))
     pauses = promise_pauses(session, ids, today)
-    return {cid: person(cid, name, email, profile, book, defaults, tuple(spans.get(cid, ())),
-                        pauses.get(cid, ()))
-            for cid, name, email, profile in rows}
+    rows = session.execute(select(Customer.id, Customer.name, Customer.email)
+                           .where(Customer.id.in_(ids)))
+    return {cid: person(cid, name, email, profiles.get(cid), book, defaults,
+                        tuple(spans.get(cid, ())), pauses.get(cid, ()))
+            for cid, name, email in rows}
 
 
-def person(customer_id: int, name: str, email: str | None, profile: CollectionProfile | None,
-           book: policy.Book, defaults: Defaults, spans: tuple[windows.Window, ...] = (),
+def person(customer_id: int, name: str, email: str | None, profile, book: policy.Book,
+           defaults: Defaults, spans: tuple[windows.Window, ...] = (),
            pauses: tuple[Pause, ...] = ()) -> Person:
-    """One customer from its row and (optional) profile."""
+    """One customer from its row and (optional) profile (a row with the profile's columns,
+    or the model itself)."""
     if profile is None:
-        return Person(customer_id, name, book.default, windows.Rules(windows.zone(defaults.zone),
-                      windows=spans), (email,) if email else (), pauses=pauses)
-    rules = windows.Rules(windows.zone(profile.time_zone or defaults.zone),
-                          (profile.hours_start, profile.hours_end),
-                          windows.business_days(profile.business_days), spans)
+        return Person(customer_id, name, book.default, _rules(defaults.zone, 9, 17, "12345",
+                                                              spans),
+                      (email,) if email else (), pauses=pauses)
+    rules = _rules(profile.time_zone or defaults.zone, profile.hours_start, profile.hours_end,
+                   profile.business_days, spans)
     emails = tuple(a.strip() for a in (profile.contact_emails or "").split(",") if a.strip())
     return Person(customer_id, name, book.steps(profile.policy_id), rules,
                   emails or ((email,) if email else ()), Learned.from_json(profile.learned),
                   profile.learn_timing, profile.preferred_channel, profile.do_not_chase, pauses)
+
+
+@lru_cache(maxsize=4096)
+def _rules(zone_name: str, start: int, end: int, days: str,
+           spans: tuple[windows.Window, ...]) -> windows.Rules:
+    # Most customers share a handful of settings: one Rules each, and its caches with it.
+    return windows.Rules(windows.zone(zone_name), (start, end), windows.business_days(days),
+                         spans)
 
 
 def promise_pauses(session: Session, ids: Sequence[int],

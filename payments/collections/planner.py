@@ -82,10 +82,22 @@ class Planned:
         return "; ".join(self.why)
 
 
-def schedule(person: Person, invoice: Chased) -> list[Planned]:
-    """Every step of the invoice after its last done one, in offset order."""
-    return [_plan(person, invoice, step) for step in person.steps
-            if invoice.last_offset is None or step.offset > invoice.last_offset]
+def schedule(person: Person, invoice: Chased, until: date | None = None) -> list[Planned]:
+    """Every step of the invoice after its last done one, in offset order; only those whose
+    day before any move comes by ``until`` when given (moves only ever go later, and those
+    days grow with the offset, so the rest cannot be due by then)."""
+    planned = []
+    for step in person.steps:
+        if invoice.last_offset is not None and step.offset <= invoice.last_offset:
+            continue
+        if until is not None and _raw_day(person, invoice, step) > until:
+            break
+        planned.append(_plan(person, invoice, step))
+    return planned
+
+
+def _raw_day(person: Person, invoice: Chased, step: Step) -> date:
+    return invoice.due_date + (step.offset + (person.shift if step.overdue else 0)) * DAY
 
 
 def _open_day(person: Person, day: date, why: list[str]) -> date:
@@ -156,7 +168,7 @@ def decide(person: Person, invoice: Chased, now: datetime, stale_days: int) -> D
     if person.do_not_chase or invoice.do_not_chase or not person.rules.may_contact(now):
         return NOTHING_NOW
     today = person.rules.local(now).date()
-    due = [p for p in schedule(person, invoice) if p.at <= now]
+    due = [p for p in schedule(person, invoice, until=today) if p.at <= now]
     live, skipped = [], []
     for planned in due:
         reason = pointless(planned, invoice, today, stale_days)

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from payments.collections import people, policy
-from payments.collections.planner import Chased, Person, Planned, schedule
-from payments.collections.planner import pointless
+from payments.collections.planner import Chased, Person, Planned, pointless, schedule
 from payments.collections.tick import Settings
 from payments.collections.windows import next_contact
 
@@ -87,7 +86,7 @@ def _steps(person: Person, invoice: Chased, now: datetime, end: datetime,
     """The invoice's steps that would be acted on before ``end``, with their moments (the
     latest of an invoice's steps due at one moment: the tick supersedes the others)."""
     by_moment: dict[datetime, tuple[Planned, datetime]] = {}
-    for planned in schedule(person, invoice):
+    for planned in schedule(person, invoice, until=person.rules.local(end).date()):
         if planned.at > end:
             break
         moment = planned.at if planned.at >= now else next_contact(person.rules, now)

@@ -31,7 +31,8 @@ def guard(db: Database, email: Claimed) -> str | None:
         if contact is None or contact.status == "canceled":
             return "the reminder was withdrawn"
         ids = [item.invoice_id for item in contact.items]
-        stopped = stops.check(session, contact.customer_id, ids, contact.day)
+        stopped = stops.check(session, stops.load(session, ids),
+                              {contact.customer_id: contact.day}, ids)
         if not stopped:
             return None
         first = min(stopped)

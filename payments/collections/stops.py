@@ -1,16 +1,17 @@
 """Why an invoice must not be chased right now — checked when a reminder is written (with the
 invoices locked) and again just before the mail relay gets it, never only when it was planned.
 
-Each rule in :data:`RULES` looks at the invoices of one customer and names the ones it stops,
-with a reason in words. A payment recorded one second before the check stops the reminder;
-one recorded after the relay took the message is too late for anybody.
+Each rule in :data:`RULES` looks at the invoices of some customers (a tick checks a batch at
+once) and names the ones it stops, with a reason in words. A payment recorded one second
+before the check stops the reminder; one recorded after the relay took the message is too
+late for anybody.
 
 Commercial disputes and payment plans add their rules here when they land.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,11 +25,11 @@ from payments.money import format_money
 
 @dataclass(frozen=True)
 class Facts:
-    """One customer's invoices as they are now, read under the caller's lock."""
+    """Some customers' invoices as they are now, read under the caller's lock, and each
+    customer's local day."""
 
-    customer_id: int
     invoices: Sequence[Invoice]
-    today: date  # the customer's local day
+    today: Mapping[int, date]  # customer id → its local day
 
 
 Rule = Callable[[Session, Facts], dict[int, str]]
@@ -45,24 +46,26 @@ def _clearing(_session: Session, facts: Facts) -> dict[int, str]:
 
 
 def _held(session: Session, facts: Facts) -> dict[int, str]:
-    if session.scalar(select(CollectionProfile.do_not_chase)
-                      .where(CollectionProfile.customer_id == facts.customer_id)):
-        return {i.id: "the customer is marked do not chase" for i in facts.invoices}
-    held = session.scalars(select(InvoiceChase.invoice_id).where(
-        InvoiceChase.invoice_id.in_([i.id for i in facts.invoices]), InvoiceChase.do_not_chase))
-    return {invoice_id: "the invoice is marked do not chase" for invoice_id in held}
+    customers = set(session.scalars(select(CollectionProfile.customer_id).where(
+        CollectionProfile.customer_id.in_(facts.today), CollectionProfile.do_not_chase)))
+    held = set(session.scalars(select(InvoiceChase.invoice_id).where(
+        InvoiceChase.invoice_id.in_([i.id for i in facts.invoices]), InvoiceChase.do_not_chase)))
+    return {i.id: "the customer is marked do not chase" if i.customer_id in customers
+            else "the invoice is marked do not chase"
+            for i in facts.invoices if i.customer_id in customers or i.id in held}
 
 
 def _promised(session: Session, facts: Facts) -> dict[int, str]:
-    promise = session.scalars(
-        select(Promise).where(Promise.customer_id == facts.customer_id,
-                              Promise.status == "open", Promise.promised_on >= facts.today)
-        .order_by(Promise.promised_on.desc()).limit(1)).first()
-    if promise is None:
-        return {}
-    reason = (f"a promise to pay {format_money(promise.amount, promise.currency)} by "
-              f"{promise.promised_on.isoformat()}")
-    return {i.id: reason for i in facts.invoices}
+    reasons: dict[int, str] = {}
+    for promise in session.scalars(
+            select(Promise).where(Promise.customer_id.in_(facts.today), Promise.status == "open",
+                                  Promise.promised_on >= min(facts.today.values()))
+            .order_by(Promise.promised_on)):
+        if promise.promised_on >= facts.today[promise.customer_id]:
+            reasons[promise.customer_id] = (
+                f"a promise to pay {format_money(promise.amount, promise.currency)} by "
+                f"{promise.promised_on.isoformat()}")
+    return {i.id: reasons[i.customer_id] for i in facts.invoices if i.customer_id in reasons}
 
 
 RULES: list[tuple[str, Rule]] = [
@@ -73,18 +76,26 @@ RULES: list[tuple[str, Rule]] = [
 ]
 
 
-def check(session: Session, customer_id: int, invoice_ids: Sequence[int], today: date,
-          lock: bool = False) -> dict[int, str]:
-    """The invoices among ``invoice_ids`` that must not be chased now, with the first rule's
-    reason. ``lock`` takes their rows FOR UPDATE first (PostgreSQL; SQLite's writer holds the
-    database), so a payment committing meanwhile is waited for and then seen."""
+def load(session: Session, invoice_ids: Sequence[int], lock: bool = False) -> list[Invoice]:
+    """The invoices as they are now; ``lock`` takes their rows FOR UPDATE first (PostgreSQL;
+    SQLite's writer holds the database), so a payment committing meanwhile is waited for and
+    then seen. Keep the list: the session holds its objects only while someone does."""
     query = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
     if lock:
         query = query.with_for_update()
-    invoices = session.scalars(query.execution_options(populate_existing=True)).all()
-    missing = set(invoice_ids) - {i.id for i in invoices}
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def check(session: Session, invoices: Sequence[Invoice], today: Mapping[int, date],
+          wanted: Sequence[int] = ()) -> dict[int, str]:
+    """The ``invoices`` (from :func:`load`) that must not be chased now, with the first
+    rule's reason; ``today`` gives each of their customers' local day; any of the ``wanted``
+    ids missing from the invoices is gone."""
+    missing = set(wanted) - {i.id for i in invoices}
     stopped = {invoice_id: "the invoice is gone" for invoice_id in missing}
-    facts = Facts(customer_id, invoices, today)
+    if not invoices:
+        return stopped
+    facts = Facts(invoices, today)
     for _name, rule in RULES:
         for invoice_id, reason in rule(session, facts).items():
             stopped.setdefault(invoice_id, reason)

@@ -1,11 +1,12 @@
 """The reminder tick: who is due what now, checked, written and queued — once.
 
 Every few minutes :func:`run` reads the open invoices and their customers, asks the planner
-what each invoice is due, and then, one customer per transaction, :func:`apply` locks that
-customer's invoices, re-reads what another tick may have done meanwhile, applies the stop
-rules (:mod:`payments.collections.stops`), and writes: one contact per customer, channel and
-local day (a unique index: two ticks at once write one), the steps it covers (unique per
-invoice and step: never twice), the skipped ones, and the email in the outbox.
+what each invoice is due, and then, :data:`BATCH` customers per transaction,
+:func:`payments.collections.writing.apply` locks their invoices, re-reads what another tick
+may have done meanwhile, applies the stop rules (:mod:`payments.collections.stops`), and
+writes: one contact per customer, channel and local day (a unique index: two ticks at once
+write one), the steps it covers (unique per invoice and step: never twice), the skipped ones,
+and the emails in the outbox.
 
 Ticks may run late, twice, or on two machines; a lost tick is the next one's work. A step
 missed by a few days is caught up once; beyond ``stale_days`` it is skipped, not sent late.
@@ -13,22 +14,17 @@ missed by a few days is caught up once; beyond ``stale_days`` it is skipped, not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
-from payments.collections import compose, people, policy, release, stops
-from payments.collections.log_models import Contact, ContactItem
-from payments.collections.models import InvoiceChase
-from payments.collections.planner import Chased, Decision, Person, Planned, decide
+from payments.collections import compose, people, policy, release, templates, writing
+from payments.collections.models import TONES
+from payments.collections.planner import Chased, Decision, Person, decide
 from payments.db import Database
-from payments.invoicing.models import Invoice
-from payments.outbox import outbox
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,9 @@ def due_now(session: Session, settings: Settings, now: datetime
     return persons, work
 
 
+BATCH = 50  # customers per transaction: a few statements each, whatever the batch holds
+
+
 def run(db: Database, settings: Settings, now: datetime | None = None) -> Report:
     """One tick (see the module). Returns what it did; the caller sends ``emails``."""
     now = now or utcnow()
@@ -80,95 +79,30 @@ def run(db: Database, settings: Settings, now: datetime | None = None) -> Report
         release.settle_emails(session)
     with db.reader() as session:
         persons, work = due_now(session, settings, now)
-    for customer_id, decisions in work.items():
-        report.customers += 1
-        db.run(lambda s, c=customer_id, d=decisions: apply(s, settings, persons[c], d, now,
-                                                            report))
+        words = {tone: templates.words(session, tone) for tone in TONES}
+    customers = sorted(work)
+    report.customers = len(customers)
+    for start in range(0, len(customers), BATCH):
+        batch = {cid: work[cid] for cid in customers[start:start + BATCH]}
+        done = _retrying(db, lambda s, b=batch: writing.apply(s, settings.writer, persons, b,
+                                                             now, words))
+        report.emails += done.emails
+        report.tasks += done.tasks
+        report.skipped += done.skipped
+        report.stopped += done.stopped
     return report
 
 
-def apply(session: Session, settings: Settings, person: Person,
-          decisions: Sequence[tuple[Chased, Decision]], now: datetime, report: Report) -> None:
-    """Check and record one customer's decisions (see the module), in the caller's
-    transaction."""
-    today = person.rules.local(now).date()
-    ids = [invoice.invoice_id for invoice, _ in decisions]
-    stopped = stops.check(session, person.customer_id, ids, today, lock=True)
-    done = dict(session.execute(select(InvoiceChase.invoice_id, InvoiceChase.last_offset)
-                                .where(InvoiceChase.invoice_id.in_(ids))).all())
-    acts: dict[str, list[Planned]] = {}
-    for invoice, decision in decisions:
-        fresh = done.get(invoice.invoice_id)
-        if fresh != invoice.last_offset:
-            continue  # another tick got here first: its record stands
-        if invoice.invoice_id in stopped:
-            report.stopped += 1
-            continue
-        for planned, why in decision.skipped:
-            _item(session, planned, None, "skipped", why)
-            report.skipped += 1
-        if decision.act is not None:
-            acts.setdefault(decision.act.channel, []).append(decision.act)
-        _advance(session, invoice.invoice_id, decision.last_offset)
-    for channel, planned in acts.items():
-        _contact(session, settings, person, channel, planned, today, report)
+RETRY_STATES = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
 
 
-def _contact(session: Session, settings: Settings, person: Person, channel: str,
-             planned: list[Planned], today, report: Report) -> None:
-    contact_id = session.execute(_INSERT[session.bind.dialect.name], {
-        "customer_id": person.customer_id, "channel": channel, "day": today,
-        "status": "queued" if channel == "email" else "open",
-        "why": "\n".join(p.words() for p in planned), "created_at": utcnow()}).scalar()
-    if contact_id is None:
-        # One contact per customer, channel and day: these steps wait for tomorrow.
-        for p in planned:
-            _advance(session, p.invoice_id, _before(session, p))
-        return
-    for p in planned:
-        _item(session, p, contact_id, "contacted", p.words())
-    invoices = session.scalars(select(Invoice).where(
-        Invoice.id.in_([p.invoice_id for p in planned])).order_by(Invoice.due_date)).all()
-    letter = compose.write(session, settings.writer, person, invoices, planned, today)
-    contact = session.get(Contact, contact_id)
-    contact.subject, contact.body = letter.subject, letter.text
-    if channel == "email":
-        contact.to_address = ", ".join(person.emails)
-        email_id = outbox.queue(session, compose.draft(f"reminder:{contact_id}", person, letter))
-        contact.outbox_email_id = email_id
-        report.emails.append(email_id)
-    else:
-        report.tasks += 1
-    session.flush()
-
-
-def _before(session: Session, planned: Planned) -> int | None:
-    """The invoice's last done offset without ``planned`` (it was not done after all)."""
-    return session.scalar(select(ContactItem.offset_days).where(
-        ContactItem.invoice_id == planned.invoice_id,
-        ContactItem.offset_days < planned.step.offset)
-        .order_by(ContactItem.offset_days.desc()).limit(1))
-
-
-def _item(session: Session, planned: Planned, contact_id: int | None, outcome: str,
-          why: str) -> None:
-    session.add(ContactItem(invoice_id=planned.invoice_id, offset_days=planned.step.offset,
-                            contact_id=contact_id, outcome=outcome, planned_at=planned.at,
-                            why=why[:4000], created_at=utcnow()))
-    session.flush()
-
-
-def _advance(session: Session, invoice_id: int, last_offset: int | None) -> None:
-    row = session.get(InvoiceChase, invoice_id)
-    if row is None:
-        session.add(InvoiceChase(invoice_id=invoice_id, last_offset=last_offset))
-    else:
-        row.last_offset = last_offset
-    session.flush()
-
-
-_table = Contact.__table__
-_INSERT = {name: dialect.insert(_table).on_conflict_do_nothing(
-    index_elements=["customer_id", "channel", "day"],
-    index_where=text("status <> 'canceled'")).returning(_table.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+def _retrying(db: Database, work, attempts: int = 3):
+    """``db.run(work)``, also retried when PostgreSQL chose this transaction as a deadlock's
+    victim (a payment locking the same invoices in another order): the batch is redone."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return db.run(work)
+        except DBAPIError as exc:
+            if attempt == attempts or getattr(exc.orig, "sqlstate", None) not in RETRY_STATES:
+                raise
+    raise AssertionError("unreachable")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -119,15 +120,8 @@ class Rules:
 
     def first_open_day(self, day: date) -> tuple[date, list[str]]:
         """The first contact day on or after ``day``, and why each day before it was not."""
-        reasons: list[str] = []
-        for _ in range(MAX_SEARCH_DAYS):
-            reason = self.blocked(day)
-            if reason is None:
-                return day, reasons
-            if reason not in reasons:
-                reasons.append(reason)
-            day += timedelta(days=1)
-        raise WindowError("The contact windows leave no day to contact the customer.")
+        found, reasons = _first_open_day(self, day)
+        return found, list(reasons)
 
     def opening(self, day: date) -> datetime:
         """The start of the contact hours on ``day`` (local), in UTC."""
@@ -141,6 +135,20 @@ class Rules:
         """True when ``moment`` is inside the contact hours of a contact day."""
         here = self.local(moment)
         return self.blocked(here.date()) is None and self.hours[0] <= here.hour < self.hours[1]
+
+
+@lru_cache(maxsize=65536)
+def _first_open_day(rules: Rules, day: date) -> tuple[date, tuple[str, ...]]:
+    # A tick asks this of thousands of invoices due on the same few days, by the same rules.
+    reasons: list[str] = []
+    for _ in range(MAX_SEARCH_DAYS):
+        reason = rules.blocked(day)
+        if reason is None:
+            return day, tuple(reasons)
+        if reason not in reasons:
+            reasons.append(reason)
+        day += timedelta(days=1)
+    raise WindowError("The contact windows leave no day to contact the customer.")
 
 
 def next_contact(rules: Rules, moment: datetime) -> datetime:

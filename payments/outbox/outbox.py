@@ -96,15 +96,29 @@ class Claimed:
 def queue(session: Session, draft: Draft) -> int | None:
     """Queue ``draft`` in the caller's transaction: its row id, or None when a row with its
     key exists (the message was queued before: nothing new to send)."""
+    inserted = session.connection().execute(_QUEUE[session.bind.dialect.name], _row(draft))
+    return inserted.scalar()
+
+
+def queue_many(session: Session, drafts: list[Draft]) -> dict[str, int]:
+    """Queue several drafts with one statement: the row id of each key newly queued (keys
+    queued before are left out)."""
+    if not drafts:
+        return {}
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(_table).values([_row(d) for d in drafts])
+                 .on_conflict_do_nothing(index_elements=["key"])
+                 .returning(_table.c.key, _table.c.id))
+    return dict(session.connection().execute(statement).all())
+
+
+def _row(draft: Draft) -> dict:
     if (LINK in draft.body) != (draft.link_id is not None):
         raise ValueError("a body carries the link placeholder exactly when it has a link")
-    inserted = session.connection().execute(_QUEUE[session.bind.dialect.name], {
-        "key": draft.key, "kind": draft.kind, "to_address": draft.to,
-        "subject": draft.subject, "body": draft.body, "headers": dict(draft.headers),
-        "link_id": draft.link_id, "html": draft.html, "links": list(draft.links) or None,
-        "status": "pending", "attempts": 0,
-        "created_at": utcnow()})
-    return inserted.scalar()
+    return {"key": draft.key, "kind": draft.kind, "to_address": draft.to,
+            "subject": draft.subject, "body": draft.body, "headers": dict(draft.headers),
+            "link_id": draft.link_id, "html": draft.html, "links": list(draft.links) or None,
+            "status": "pending", "attempts": 0, "created_at": utcnow()}
 
 
 def claim(db: Database, email_id: int, now: datetime | None = None) -> Claimed | None:
