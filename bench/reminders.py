@@ -117,7 +117,7 @@ def worklist(app, requests: int) -> None:
             continue
         times = []
         for n in range(requests + 20):
-            seconds, response = timed(lambda: client.get(path))
+            seconds, response = timed(lambda path=path: client.get(path))
             assert response.status_code == 200, response.status_code
             if n >= 20:  # warm-up
                 times.append(seconds * 1000)

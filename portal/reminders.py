@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from payments.collections import compose, people, release, tick
+from payments.clock import utcnow
+from payments.collections import compose, people, promises, refresh, release, tick
 from payments.outbox.send import Guard
 from portal import database
 
@@ -33,6 +34,20 @@ def run_tick(app: Flask, now=None) -> tick.Report:
                         "%s invoices stopped", report.customers, len(report.emails),
                         report.tasks, report.skipped, report.stopped)
     return report
+
+
+def settle_promises(app: Flask) -> int:
+    """Promises whose day has passed become kept or broken (broken ones go on the worklist
+    and their customers' reminders resume); how many."""
+    with database.db().transaction() as session:
+        return len(promises.settle_due(session, utcnow().date()))
+
+
+def learn(app: Flask) -> int:
+    """The daily refresh of every customer's learned timing and paying trend; how many
+    profiles it wrote."""
+    with database.db().transaction() as session:
+        return refresh.refresh(session, utcnow().date(), app.config["PORTAL_TREND_WARN_DAYS"])
 
 
 GUARDS: dict[str, Guard] = {compose.KIND: release.guard}

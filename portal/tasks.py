@@ -121,6 +121,10 @@ TICKS: tuple[Tick, ...] = (
          "every 15 minutes: recover payments whose webhooks were missed"),
     Tick("reminders", crontab(minute="*/15"), send_reminders,
          "every 15 minutes: write and queue the reminders due now, in each customer's hours"),
+    Tick("promises-settle", crontab(minute="5"), reminders.settle_promises,
+         "every hour: promises whose day has passed become kept or broken"),
+    Tick("collections-learn", crontab(hour="4", minute="30"), reminders.learn,
+         "every day at 04:30 UTC: relearn each customer's paying habits and trend"),
     Tick("sessions-purge", crontab(minute="7"), purge_sessions,
          "every hour: delete console sessions that have timed out"),
 )

@@ -167,6 +167,10 @@ class Promise(Base):
         Index("ix_promises_customer", "customer_id", "id"),
         Index("ix_promises_open", "promised_on",
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        # The worklist's broken promises nobody followed up (few, whatever the history).
+        Index("ix_promises_broken", "customer_id",
+              sqlite_where=text("status = 'broken' AND followed_up_at IS NULL"),
+              postgresql_where=text("status = 'broken' AND followed_up_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

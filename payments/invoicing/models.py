@@ -74,6 +74,12 @@ class Invoice(Base):
               "amount_paid", "voided_at", postgresql_where=text("amount_paid < total"),
               sqlite_where=text("amount_paid < total")),
         Index("ix_invoices_issue_date", "issue_date", "currency", "total", "voided_at"),
+        # Collections' worklist and trends: a customer's open invoices and what is overdue,
+        # from the index alone.
+        Index("ix_invoices_open_by_customer", "customer_id", "due_date", "currency", "total",
+              "amount_paid",
+              postgresql_where=text("amount_paid < total AND voided_at IS NULL"),
+              sqlite_where=text("amount_paid < total AND voided_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,6 +17,7 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     audit_log,
     auth,
     background,
+    collections,
     confirmations,
     customers,
     dashboard,
@@ -26,5 +27,6 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     reminders,
     roles,
     users,
+    worklist,
 )
 from portal.staff.session import init_app  # noqa: E402,F401

@@ -1,10 +1,16 @@
 """``/staff/customers``: find a customer, and see their open invoices, payments, paying habits,
-statement link, and the notes every colleague who contacts them shares (clerks add notes)."""
+statement link, the notes every colleague who contacts them shares (clerks add notes), and
+collections: what was learned of their paying, the trend, the settings (clerks change them in
+:mod:`portal.staff.collections`) and the one timeline of every contact."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from payments.collections import profiles, timeline, timing, trends, windows
+from payments.collections.models import CollectionProfile
 from payments.console import customer_page, lists, notes
 from payments.links import admin
 from payments.outbox import outbox
@@ -29,8 +35,9 @@ def customers():
 @bp.get("/customers/<id:customer_id>")
 @require_role("viewer")
 def customer(customer_id: int, error: str | None = None, status: int = 200,
-             draft: str = ""):
-    """Everything about one customer; ``notes`` pages to older notes."""
+             draft: str = "", fields: dict[str, str] | None = None, typed: dict | None = None):
+    """Everything about one customer; ``notes`` pages to older notes, ``before`` to older
+    timeline entries. ``fields``/``typed``: a collections form sent back with its errors."""
     policy = current_app.extensions["portal.links"]
     detail = customer_page.load(database.session(), customer_id, policy.key,
                                   today(), int_arg("notes"))
@@ -43,7 +50,35 @@ def customer(customer_id: int, error: str | None = None, status: int = 200,
         max_note=notes.MAX_LENGTH, definitions=_definitions(),
         link_url=paylinks.url_of(target, link.token) if link.token else None,
         last_email=outbox.latest(database.session(), customer_id=customer_id),
+        **_collections(customer_id, fields or {}, typed),
     ), status
+
+
+def _collections(customer_id: int, fields: dict[str, str], typed: dict | None) -> dict:
+    """The page's collections section: settings (as typed, when sent back), what was
+    learned, the trend, and the timeline."""
+    db_session = database.session()
+    view = profiles.view(db_session, customer_id)
+    profile = view.profile or CollectionProfile(
+        customer_id=customer_id, do_not_chase=False, learn_timing=True, hours_start=9,
+        hours_end=17, business_days="12345")
+    saved = {name: getattr(profile, name) for name in profiles.Settings.__dataclass_fields__}
+    return {"cx": view, "profile": profile, "form": typed or saved, "fields": fields,
+            "learned": timing.Learned.from_json(profile.learned),
+            "trend": trends.Trend.from_json(profile.trend),
+            "default_zone": current_app.config.get("PORTAL_TIMEZONE", "UTC"),
+            "weekdays": windows.WEEKDAYS,
+            "timeline": timeline.load(db_session, customer_id, _before_arg(),
+                                      locale=current_app.config["PORTAL_LOCALE"])}
+
+
+def _before_arg() -> datetime | None:
+    # The timeline's cursor: a moment; a malformed one shows the newest entries instead.
+    try:
+        moment = datetime.fromisoformat(request.args.get("before", ""))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _definitions() -> dict[str, str]:

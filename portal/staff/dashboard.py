@@ -18,6 +18,7 @@ from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from payments.collections import trends
 from payments.console import kpis
 from payments.money import format_money
 from portal import database
@@ -28,6 +29,12 @@ DSO_DAYS, CEI_DAYS = 90, 30
 CACHE_SECONDS = 60
 PENDING_DEFINITION = ("ACH debits paid through the portal that have not cleared yet (Stripe's "
                       "“processing”): not collected, so still receivable.")
+FLAGGED_SHOWN = 20
+WORSENING_DEFINITION = (
+    f"Customers whose average days to pay over the last {trends.PERIOD_DAYS} days is more than "
+    f"{trends.DEFAULT_THRESHOLD} days longer than over the {trends.PERIOD_DAYS} days before "
+    f"(each period with at least {trends.MINIMUM_PAID} paid invoices), as of the daily "
+    "refresh; the most worsened first.")
 QUEUES_DEFINITION = ("Succeeded payments no one has confirmed yet, and reconciliation "
                      "exceptions (overpayments, unmatched payments, reversals…) not yet resolved.")
 
@@ -142,8 +149,11 @@ def dashboard(error: str | None = None, status: int = 200):
     """The overview every staff member starts from."""
     cache = current_app.extensions.setdefault("portal.dashboard_figures", FigureCache())
     view = build(database.session(), today(), current_app.config["PORTAL_LOCALE"], cache)
+    # Live, not cached: an indexed read of the flags the daily refresh set.
+    worsening, worsening_total = trends.flagged(database.session(), FLAGGED_SHOWN)
     return render_template(
-        "staff/dashboard.html", view=view, error=error, kpis=kpis,
+        "staff/dashboard.html", view=view, error=error, kpis=kpis, worsening=worsening,
+        worsening_total=worsening_total, worsening_definition=WORSENING_DEFINITION,
         bucket_labels=charts.BUCKET_LABELS, pending_definition=PENDING_DEFINITION,
         queues_definition=QUEUES_DEFINITION,
     ), status

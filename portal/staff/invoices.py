@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, render_template, request, url_for
 
+from payments.collections.models import InvoiceChase
 from payments.console import invoice_page, lists
 from payments.invoicing.models import Customer
 from payments.links import admin
@@ -66,7 +67,8 @@ def invoice(invoice_id: int, error: str | None = None, status: int = 200):
         "staff/invoice.html", d=detail, inv=detail.invoice, error=error,
         link_url=paylinks.url_of(target, link.token) if link.token else None,
         last_email=outbox.latest(database.session(), invoice_id=invoice_id),
-        exception_url=_exception_url()), status
+        exception_url=_exception_url(),
+        chase=database.session().get(InvoiceChase, invoice_id)), status
 
 
 def _exception_url():

@@ -232,3 +232,27 @@ def test_a_revoked_link_cancels_the_email_and_the_next_tick_writes_it_again(app_
         assert session.scalar(select(func.count()).select_from(OutboxEmail)) == 2
         assert [c.status for c in session.scalars(select(Contact).order_by(Contact.id))] == [
             "canceled", "queued"]
+
+
+def test_the_daily_ticks_learn_habits_and_settle_promises(app, api, db):
+    from tests.ledger_world import World
+    world = World(api, db)
+    paid = [world.invoice(f"PAID-{n}", 1000) for n in range(3)]
+    for n, invoice_id in enumerate(paid):
+        world.pay(f"pi_hist_{n}", 1000, world.attempt([(invoice_id, 1000)]))
+    open_id = world.invoice("OPEN-1", 1000)
+    customer_id = world.customer_of(open_id)
+    with db.transaction() as session:
+        session.add(Promise(customer_id=customer_id, amount=1000, currency="USD",
+                            promised_on=date(2026, 1, 2), created_by="test"))
+    with app.app_context():
+        assert reminders.settle_promises(app) == 1
+        assert reminders.settle_promises(app) == 0  # once
+        assert reminders.learn(app) >= 1
+    with db.reader() as session:
+        assert session.scalar(select(Promise.status)) == "broken"
+        profile = session.get(CollectionProfile, customer_id)
+        # Paid today, due in 25 days (the factory's dates): 25 days early, three times.
+        assert profile.learned["count"] == 3 and profile.learned["usual"] < 0
+    assert {"promises-settle", "collections-learn", "reminders"} <= set(
+        app.extensions["portal.ticks"])

@@ -34,12 +34,15 @@ def test_with_redis_configured_the_queue_is_redis(app_factory):
 def test_every_tick_is_registered_on_the_queue_with_its_schedule(app):
     registered = app.extensions["portal.ticks"]
     assert set(registered) == {tick.name for tick in tasks.TICKS}
-    assert set(registered) == {"events-sweep", "outbox-sweep", "stripe-sync", "sessions-purge"}
+    assert set(registered) == {"events-sweep", "outbox-sweep", "stripe-sync", "sessions-purge",
+                               "reminders", "promises-settle", "collections-learn"}
     due = app.extensions["portal.huey"].read_periodic
     assert sorted(t.name for t in due(datetime(2026, 12, 3, 14, 15))) == [
-        "events-sweep", "outbox-sweep", "stripe-sync"]
+        "events-sweep", "outbox-sweep", "reminders", "stripe-sync"]
     assert sorted(t.name for t in due(datetime(2026, 12, 3, 14, 7))) == [
         "events-sweep", "outbox-sweep", "sessions-purge"]
+    assert sorted(t.name for t in due(datetime(2026, 12, 3, 4, 30))) == [
+        "collections-learn", "events-sweep", "outbox-sweep", "reminders", "stripe-sync"]
 
 
 def test_the_sync_tick_does_nothing_without_stripe_configured(app):

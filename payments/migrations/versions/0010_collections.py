@@ -190,10 +190,19 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
         batch_op.add_column(sa.Column('html', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('links', sa.JSON(), nullable=True))
+    op.create_index('ix_invoices_open_by_customer', 'invoices',
+                    ['customer_id', 'due_date', 'currency', 'total', 'amount_paid'],
+                    postgresql_where=sa.text('amount_paid < total AND voided_at IS NULL'),
+                    sqlite_where=sa.text('amount_paid < total AND voided_at IS NULL'))
+    op.create_index('ix_promises_broken', 'promises', ['customer_id'],
+                    postgresql_where=sa.text("status = 'broken' AND followed_up_at IS NULL"),
+                    sqlite_where=sa.text("status = 'broken' AND followed_up_at IS NULL"))
 
 
 
 def downgrade() -> None:
+    op.drop_index('ix_promises_broken', table_name='promises')
+    op.drop_index('ix_invoices_open_by_customer', table_name='invoices')
     with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
         batch_op.drop_column('links')
         batch_op.drop_column('html')

@@ -56,6 +56,20 @@ EXPECTED = {
     "staff.retry_email": "clerk",
     "staff.my_sessions": "viewer",
     "staff.end_session": "viewer",
+    "staff.worklist": "viewer",
+    "staff.log_call": "clerk",
+    "staff.record_promise": "clerk",
+    "staff.cancel_promise": "clerk",
+    "staff.contact_done": "clerk",
+    "staff.reminders_page": "viewer",
+    "staff.save_policy": "admin",
+    "staff.save_template": "admin",
+    "staff.reminders_preview": "viewer",
+    "staff.contact_letter": "viewer",
+    "staff.save_collections": "clerk",
+    "staff.add_contact_window": "clerk",
+    "staff.remove_contact_window": "clerk",
+    "staff.invoice_chase_hold": "clerk",
 }
 PUBLIC = {"staff.login", "staff.login_submit"}
 RANK = {"anonymous": -1, "viewer": 0, "clerk": 1, "admin": 2}
