@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from payments.collections import compose
 from payments.collections.log_models import CallLog, Contact
 from payments.collections.models import Promise
 from payments.console.models import CustomerNote
@@ -89,10 +90,10 @@ def _contacts(session: Session, cid: int, before, limit: int, _locale: str) -> I
              .where(Contact.customer_id == cid))
     for contact, sent in session.execute(_newest(query, Contact.created_at, before, limit)):
         parts = [f"To {contact.to_address}." if contact.to_address else "",
-                 contact.body or "", f"Why: {contact.why}"]
+                 compose.readable(contact.body), f"Why: {contact.why}"]
         if contact.status == "canceled" and contact.canceled_reason:
             parts.append(f"Canceled: {contact.canceled_reason}")
-        if contact.done_at:
+        if contact.done_at and contact.done_by:
             parts.append(f"Done {contact.done_at:%Y-%m-%d %H:%M} UTC by {contact.done_by}.")
         yield Entry(contact.created_at, CONTACT_KINDS[contact.channel],
                     _contact_title(contact, sent), "\n\n".join(p for p in parts if p),

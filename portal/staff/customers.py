@@ -9,17 +9,19 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from payments.collections import profiles, timeline, timing, trends, windows
+from payments.clock import utcnow
+from payments.collections import preview, profiles, promises, timeline, timing, trends, windows
 from payments.collections.models import CollectionProfile
 from payments.console import customer_page, lists, notes
 from payments.links import admin
 from payments.outbox import outbox
-from portal import database
+from portal import database, reminders
 from portal.staff import bp, paylinks, session
 from portal.staff.invoices import int_arg, today
 from portal.staff.roles import require_role
 
 PAGE_SIZE = lists.PAGE_SIZE
+UPCOMING_DAYS, UPCOMING_SHOWN = 45, 10
 
 
 @bp.get("/customers")
@@ -69,7 +71,11 @@ def _collections(customer_id: int, fields: dict[str, str], typed: dict | None) -
             "default_zone": current_app.config.get("PORTAL_TIMEZONE", "UTC"),
             "weekdays": windows.WEEKDAYS,
             "timeline": timeline.load(db_session, customer_id, _before_arg(),
-                                      locale=current_app.config["PORTAL_LOCALE"])}
+                                      locale=current_app.config["PORTAL_LOCALE"]),
+            # Every scheduled contact says why it is scheduled (the planner's own words).
+            "upcoming": preview.upcoming(db_session, reminders.settings(current_app), utcnow(),
+                                         UPCOMING_DAYS, customer_id, limit=UPCOMING_SHOWN),
+            "open_promises": promises.active(db_session, customer_id, today())}
 
 
 def _before_arg() -> datetime | None:

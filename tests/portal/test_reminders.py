@@ -256,3 +256,20 @@ def test_the_daily_ticks_learn_habits_and_settle_promises(app, api, db):
         assert profile.learned["count"] == 3 and profile.learned["usual"] < 0
     assert {"promises-settle", "collections-learn", "reminders"} <= set(
         app.extensions["portal.ticks"])
+
+
+def test_the_timeline_shows_each_reminder_with_its_text_and_no_token(smtp_app, api_key, db):
+    app, received = smtp_app
+    api = Api(app.test_client(), api_key)
+    inv = invoice(api, "INV-A")
+    run(app, at(5))
+    from payments.collections import timeline
+    with db.reader() as session:
+        customer_id = session.get(Invoice, inv).customer_id
+        entries = timeline.load(session, customer_id).entries
+    (email,) = [e for e in entries if e.kind.endswith("email") or "Reminder" in e.title]
+    assert email.title.startswith("Reminder email sent: 1 overdue invoice")
+    assert "INV-A: $10.00, due 2027-01-04 (1 day ago)" in email.detail
+    assert "[link]" in email.detail and "{link:" not in email.detail
+    sent = received.received[0][1].get_body(("plain",)).get_content()
+    assert re.search(r"/i/([A-Za-z0-9_-]{43})", sent).group(1) not in email.detail
