@@ -67,7 +67,8 @@ class Contact(Base):
 
 class ContactItem(Base):
     """One reminder step of one invoice, done: ``contacted`` (in ``contact_id``) or
-    ``skipped`` (stale, or superseded by a later step due the same day). Unique per
+    ``skipped`` (stale, or superseded by a later step due the same day; the steps one tick
+    skips for an invoice are one item, at the latest of them, ``why`` naming each). Unique per
     (invoice, step offset): a step is never done twice."""
 
     __tablename__ = "reminder_items"

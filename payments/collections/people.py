@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from functools import lru_cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Date, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from payments.collections import policy, windows
 from payments.collections.models import CollectionProfile, ContactWindow, InvoiceChase, Promise
@@ -19,6 +21,7 @@ from payments.collections.timing import Learned
 from payments.invoicing.models import Customer, Invoice
 from payments.money import format_money
 
+USUAL = "usual"  # the field of Learned.as_json() the overdue steps shift by
 CHUNK = 2000  # ids per IN (…): well under every database's limit on bound parameters
 PROMISE_MEMORY = timedelta(days=90)  # older promises no longer move anything
 
@@ -36,9 +39,9 @@ def open_invoices(session: Session, book: policy.Book, until: date,
     a large book streams through).
 
     "Could be": the due date plus the next offset after the invoice's last done step, in any
-    policy, is on or before ``until`` (a day later, for time zones ahead of UTC). Learned
-    timing, windows and pauses only move steps later, so nothing due is left out, and an
-    invoice with nothing due soon costs no Python at all.
+    policy, plus the customer's learned shift for an overdue step, is on or before ``until``
+    (a day later, for time zones ahead of UTC). Windows and pauses only move steps later, so
+    nothing due is left out, and an invoice with nothing due soon costs no Python at all.
     """
     offsets = sorted({s.offset for group in (book.default, *book.by_id.values()) for s in group})
     if not offsets:
@@ -47,6 +50,7 @@ def open_invoices(session: Session, book: policy.Book, until: date,
                     Invoice.issue_date, Invoice.due_date, Invoice.total - Invoice.amount_paid,
                     InvoiceChase.last_offset, func.coalesce(InvoiceChase.do_not_chase, False))
              .outerjoin(InvoiceChase, InvoiceChase.invoice_id == Invoice.id)
+             .outerjoin(CollectionProfile, CollectionProfile.customer_id == Invoice.customer_id)
              .where(Invoice.voided_at.is_(None), Invoice.amount_paid < Invoice.total,
                     Invoice.due_date <= until + timedelta(days=1 - offsets[0]),
                     _next_step_due(offsets, until + timedelta(days=1))))
@@ -57,14 +61,38 @@ def open_invoices(session: Session, book: policy.Book, until: date,
 
 
 def _next_step_due(offsets: Sequence[int], until: date):
-    """SQL: the step after the invoice's last done one is due by ``until`` (before moves)."""
+    """SQL: the step after the invoice's last done one is due by ``until`` (before windows
+    and pauses move it; overdue steps after the learned shift, as the planner has it)."""
     last = InvoiceChase.last_offset
+    usual = CollectionProfile.learned[USUAL].as_integer()
+    shift = case((CollectionProfile.learn_timing & (usual > 0), usual), else_=0)
+    shifted = add_days(Invoice.due_date, shift)
     branches = []
     for k, offset in enumerate(offsets):
         after_previous = (last.is_(None) | (last < offset)) if k == 0 else (
             (last >= offsets[k - 1]) & (last < offset))
-        branches.append(after_previous & (Invoice.due_date <= until - timedelta(days=offset)))
+        due = shifted if offset > 0 else Invoice.due_date
+        branches.append(after_previous & (due <= until - timedelta(days=offset)))
     return or_(*branches)
+
+
+class add_days(FunctionElement):  # noqa: N801  (a SQL function, named like one)
+    """``add_days(day, n)``: the date ``n`` days after ``day`` (each database its own SQL)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(add_days, "postgresql")
+def _add_days_postgresql(element, compiler, **kw) -> str:
+    day, days = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(({day}) + ({days}))"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw) -> str:
+    day, days = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"date({day}, '+' || ({days}) || ' days')"
 
 
 def people(session: Session, customer_ids: Iterable[int], book: policy.Book,

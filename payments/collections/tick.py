@@ -66,7 +66,7 @@ def due_now(session: Session, settings: Settings, now: datetime
     return persons, work
 
 
-BATCH = 50  # customers per transaction: a few statements each, whatever the batch holds
+BATCH = 200  # customers per transaction: a few statements each, whatever the batch holds
 
 
 def run(db: Database, settings: Settings, now: datetime | None = None) -> Report:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -67,15 +68,20 @@ class Learned:
 
     def words(self) -> str:
         """In a sentence: "usually pays 15 days after due (8 invoices, 12–18 days)"."""
-        if self.usual is None:
-            return (f"not enough paid invoices to learn from ({self.count} of {MINIMUM})"
-                    if self.count else "no paid invoices to learn from yet")
-        when = ("on the due date" if self.usual == 0 else
-                f"{abs(self.usual)} day{'s' * (abs(self.usual) != 1)} "
-                f"{'after' if self.usual > 0 else 'before'} due")
-        return (f"usually pays {when} (from {self.count} paid invoices; "
-                f"middle half {self.low} to {self.high} days, amount-weighted mean "
-                f"{self.mean})")
+        return _words(self)
+
+
+@lru_cache(maxsize=4096)
+def _words(learned: Learned) -> str:
+    # The planner says it for every overdue step of every invoice of the customer.
+    if learned.usual is None:
+        return (f"not enough paid invoices to learn from ({learned.count} of {MINIMUM})"
+                if learned.count else "no paid invoices to learn from yet")
+    days = abs(learned.usual)
+    when = ("on the due date" if learned.usual == 0 else
+            f"{days} day{'s' * (days != 1)} {'after' if learned.usual > 0 else 'before'} due")
+    return (f"usually pays {when} (from {learned.count} paid invoices; middle half "
+            f"{learned.low} to {learned.high} days, amount-weighted mean {learned.mean})")
 
 
 NOTHING = Learned(0, None, None, None, None)

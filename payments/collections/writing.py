@@ -71,11 +71,10 @@ def apply(session: Session, writer: compose.Writer, persons: Mapping[int, Person
             if invoice.invoice_id in stopped:
                 result.stopped += 1
                 continue
-            skipped = [batch.item(p, None, "skipped", why) for p, why in decision.skipped]
-            result.skipped += len(skipped)
+            result.skipped += len(decision.skipped)
             batch.last[invoice.invoice_id] = decision.last_offset
             # Should its contact not be written today, it is done up to its skips only.
-            batch.fallback[invoice.invoice_id] = max(skipped, default=invoice.last_offset)
+            batch.fallback[invoice.invoice_id] = _skipped(batch, decision, invoice.last_offset)
             if decision.act is not None:
                 batch.acts.setdefault((cid, decision.act.channel), []).append(decision.act)
     contacts = _contacts(session, batch, today)
@@ -83,6 +82,17 @@ def apply(session: Session, writer: compose.Writer, persons: Mapping[int, Person
              words, result)
     _finish(session, batch)
     return result
+
+
+def _skipped(batch: _Batch, decision: Decision, last: int | None) -> int | None:
+    """Record the steps the decision skips as one item, at the latest of them (an invoice
+    taken on long overdue skips several at once; the invoice is done up to it), with each
+    step's reason; the offset the invoice is done up to without its act."""
+    if not decision.skipped:
+        return last
+    latest = max((p for p, _why in decision.skipped), key=lambda p: p.step.offset)
+    why = "; ".join(f"{p.step.words()} skipped: {reason}" for p, reason in decision.skipped)
+    return batch.item(latest, None, "skipped", why)
 
 
 def _contacts(session: Session, batch: _Batch, today: Mapping[int, date]
@@ -96,12 +106,14 @@ def _contacts(session: Session, batch: _Batch, today: Mapping[int, date]
              "status": "queued" if channel == "email" else "open",
              "why": "\n".join(p.words() for p in planned), "created_at": utcnow()}
             for (cid, channel), planned in batch.acts.items()]
-    statement = (dialect.insert(Contact.__table__).values(rows).on_conflict_do_nothing(
+    # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): compiled once, sent in
+    # batches, however many rows.
+    statement = (dialect.insert(Contact.__table__).on_conflict_do_nothing(
         index_elements=["customer_id", "channel", "day"],
         index_where=text("status <> 'canceled'"))
         .returning(Contact.customer_id, Contact.channel, Contact.id))
     written = {(cid, channel): contact_id
-               for cid, channel, contact_id in session.execute(statement)}
+               for cid, channel, contact_id in session.execute(statement, rows)}
     for key, planned in batch.acts.items():
         for p in planned:
             if key in written:
@@ -148,7 +160,9 @@ def _letters(session: Session, writer: compose.Writer, persons: Mapping[int, Per
 def _finish(session: Session, batch: _Batch) -> None:
     """The steps done, and each invoice's last done step."""
     if batch.items:
-        session.execute(insert(ContactItem), batch.items)
+        # Core, not the ORM's bulk insert: the first tick on a large book writes a row per
+        # stale step of every overdue invoice.
+        session.execute(insert(ContactItem.__table__), batch.items)
     if batch.last:
         now = utcnow()
         session.execute(_ADVANCE[session.bind.dialect.name], [

@@ -106,10 +106,9 @@ def queue_many(session: Session, drafts: list[Draft]) -> dict[str, int]:
     if not drafts:
         return {}
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(_table).values([_row(d) for d in drafts])
-                 .on_conflict_do_nothing(index_elements=["key"])
+    statement = (dialect.insert(_table).on_conflict_do_nothing(index_elements=["key"])
                  .returning(_table.c.key, _table.c.id))
-    return dict(session.connection().execute(statement).all())
+    return dict(session.connection().execute(statement, [_row(d) for d in drafts]).all())
 
 
 def _row(draft: Draft) -> dict:

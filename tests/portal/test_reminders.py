@@ -132,7 +132,12 @@ def test_a_three_day_outage_is_caught_up_once_and_older_steps_are_skipped(smtp_a
     report = run(app, at(29))
     assert report.emails == [] and report.tasks == 0 and report.skipped == 2
     assert [(o, outcome) for i, o, outcome in items(db) if i == inv] == [
-        (-3, "skipped"), (1, "contacted"), (7, "contacted"), (14, "skipped"), (21, "skipped")]
+        (-3, "skipped"), (1, "contacted"), (7, "contacted"), (21, "skipped")]
+    with db.reader() as session:
+        why = session.scalar(select(ContactItem.why).where(ContactItem.offset_days == 21))
+    assert why == ("day +14: email skipped: 11 days late (more than 3): skipped, not sent late; "
+                   "day +21: call task skipped: 4 days late (more than 3): skipped, not sent "
+                   "late")
     assert len(received.received) == 2
 
 
@@ -273,3 +278,19 @@ def test_the_timeline_shows_each_reminder_with_its_text_and_no_token(smtp_app, a
     assert "[link]" in email.detail and "{link:" not in email.detail
     sent = received.received[0][1].get_body(("plain",)).get_content()
     assert re.search(r"/i/([A-Za-z0-9_-]{43})", sent).group(1) not in email.detail
+
+
+@pytest.mark.parametrize("learns", [True, False])
+def test_overdue_reminders_wait_for_the_customers_usual_lateness(smtp_app, api_key, db, learns):
+    from payments.collections.timing import Learned
+    app, _received = smtp_app
+    api = Api(app.test_client(), api_key)
+    inv = invoice(api, "INV-A")  # due Monday 4 January
+    with db.transaction() as session:
+        session.add(CollectionProfile(customer_id=session.get(Invoice, inv).customer_id,
+                                      learn_timing=learns,
+                                      learned=Learned(8, 10, "10.0", 9, 11).as_json()))
+    # +1 with a usual lateness of 10 days: Friday the 15th; not learning, Tuesday the 5th and
+    # +7 on Monday the 11th.
+    sent = [len(run(app, at(day)).emails) for day in (5, 11, 14, 15)]
+    assert sent == ([0, 0, 0, 1] if learns else [1, 1, 0, 0])
