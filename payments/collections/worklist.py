@@ -32,14 +32,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, literal, select, text, union
+from sqlalchemy import func, literal, select, text, union, union_all
 from sqlalchemy.orm import Session
 
 from payments.collections.calls import TASK_CHANNELS
 from payments.collections.log_models import Contact
 from payments.collections.models import CollectionProfile, Promise
 from payments.invoicing.models import Customer, Invoice
-from payments.money import to_decimal
+from payments.money import exponent
 
 LIMIT = 50  # a morning's calls; the list refills as tasks are done
 USUAL = "usual"  # the field of payments.collections.timing.Learned.as_json() ranked by
@@ -125,8 +125,11 @@ def rank_key(row: Row) -> tuple:
             row.name.casefold(), row.customer_id)
 
 
-def _at_risk(overdue: dict[str, int]):
-    return max((to_decimal(amount, currency) for currency, amount in overdue.items()),
+def _at_risk(overdue: dict[str, int]) -> int:
+    """The largest overdue balance in any one currency, in ten-thousandths of its major unit
+    (an integer: every ISO 4217 exponent is at most 4), so yen and dollars compare as
+    amounts of their own unit."""
+    return max((amount * 10 ** (4 - exponent(currency)) for currency, amount in overdue.items()),
                default=0)
 
 
@@ -165,11 +168,13 @@ def _candidates():
 def _kinds(session: Session) -> dict[int, set[str]]:
     """Each candidate's kinds of reason: task channels, "broken", "worse"."""
     found: dict[int, set[str]] = {}
-    for query in (select(Contact.customer_id, Contact.channel).where(*_open_tasks()),
-                  select(Promise.customer_id, literal("broken")).where(*_broken_promises()),
-                  select(CollectionProfile.customer_id, literal("worse")).where(_FLAGGED)):
-        for cid, kind in session.execute(query):
-            found.setdefault(cid, set()).add(kind)
+    query = union_all(
+        select(Contact.customer_id, Contact.channel).where(*_open_tasks()),
+        select(Promise.customer_id, literal("broken")).where(*_broken_promises()),
+        select(CollectionProfile.customer_id, literal("worse")).where(_FLAGGED))
+    # Core rows (the connection, not the ORM session): thousands of plain tuples.
+    for cid, kind in session.connection().execute(query):
+        found.setdefault(cid, set()).add(kind)
     return found
 
 
@@ -211,10 +216,11 @@ def _figures(session: Session, today: date
     # Only the "usual" of Learned.as_json(), read in SQL: decoding the whole JSON of
     # thousands of profiles took longer than the query itself.
     usual = CollectionProfile.learned[USUAL].as_integer()
-    found = {cid: (days, bool(flag), ({}, None)) for cid, days, flag in session.execute(
+    connection = session.connection()  # Core rows: thousands of plain tuples
+    found = {cid: (days, bool(flag), ({}, None)) for cid, days, flag in connection.execute(
         select(CollectionProfile.customer_id, usual, CollectionProfile.trend_flag)
         .where(CollectionProfile.customer_id.in_(ids)))}
-    rows = session.execute(
+    rows = connection.execute(
         select(Invoice.customer_id, Invoice.currency,
                func.sum(Invoice.total - Invoice.amount_paid), func.min(Invoice.due_date))
         .where(Invoice.customer_id.in_(ids), Invoice.due_date < today,
