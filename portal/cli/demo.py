@@ -26,7 +26,7 @@ from payments.links import tokens
 from payments.migrate import upgrade
 from payments.staff import accounts, audit
 from payments.stripe.errors import StripeError
-from portal import create_app, database, tasks, urls
+from portal import create_app, database, reminders, tasks, urls
 from portal.cli import demo_console
 from portal.cli.demo_data import sample_invoices
 from stripe_sandbox import create_app as sandbox_app
@@ -97,6 +97,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
                         fg="yellow", err=True)
             console = demo_console.Seeded()
     _print(links_to_print, portal_url, sandbox_url, staff_password, console)
+    click.echo(_collections(app))
     if not seed_only:
         _serve_until_interrupted()
     background.stop(graceful=True)
@@ -123,6 +124,20 @@ def _print(links_to_print: list[tuple[str, str]], portal_url: str, sandbox_url: 
     pi = console.clearing[0] if console.clearing else "<pi_…>"
     click.echo(f"\nSettle a pending ACH debit: curl -X POST {sandbox_url}/_sandbox/payment_intents/"
                f"{pi}/settle\nEmails (fresh links) land in instance/outbox/. Ctrl-C stops.\n")
+
+
+def _collections(app: Flask) -> str:
+    """Learn the sample customers' habits and run one reminder tick now (the worker does it
+    every 15 minutes), so the worklist and the timelines have something to show."""
+    with app.app_context():
+        reminders.learn(app)
+        report = reminders.run_tick(app)
+        for email_id in report.emails:
+            tasks.enqueue_email(app, email_id)
+    return (f"Reminders: {len(report.emails)} emails (to instance/outbox/) and {report.tasks} "
+            "tasks for the worklist this run; outside 09:00-17:00 UTC on weekdays they wait."
+            "\n  What comes next: portal reminders preview --days 14, or "
+            "/staff/reminders/preview\n")
 
 
 def _serve_until_interrupted() -> None:
