@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Integer, any_, bindparam, create_engine, event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -66,6 +67,15 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (tests, forks)."""
         self.engine.dispose()
+
+
+def among(session: Session, column, ids: Iterable[int]):
+    """``column IN ids``; on PostgreSQL ``column = ANY(:ids)``, one array parameter: a list
+    of thousands of ids costs SQLAlchemy more to render than the database to run."""
+    ids = list(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def make_engine(url: str, **kwargs) -> Engine:

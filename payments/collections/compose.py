@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from payments.clock import utcnow
 from payments.collections import templates
 from payments.collections.planner import Person, Planned
+from payments.db import among
 from payments.invoicing.models import Invoice
 from payments.links import tokens
 from payments.links.admin import FRESH_FOR
@@ -72,7 +73,7 @@ def live_links(session: Session, policy: LinkPolicy, invoice_ids: Sequence[int] 
     for target, column, ids in ((found[0], PayLink.invoice_id, invoice_ids),
                                 (found[1], PayLink.customer_id, customer_ids)):
         if ids:
-            for link in session.scalars(select(PayLink).where(column.in_(ids),
+            for link in session.scalars(select(PayLink).where(among(session, column, ids),
                                                               PayLink.revoked_at.is_(None))):
                 if not tokens.is_expired(link, soon):
                     target[link.invoice_id or link.customer_id] = link

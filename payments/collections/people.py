@@ -18,6 +18,7 @@ from payments.collections import policy, windows
 from payments.collections.models import CollectionProfile, ContactWindow, InvoiceChase, Promise
 from payments.collections.planner import Chased, Pause, Person
 from payments.collections.timing import Learned
+from payments.db import among
 from payments.invoicing.models import Customer, Invoice
 from payments.money import format_money
 
@@ -117,16 +118,16 @@ def _chunk(session: Session, ids: Sequence[int], book: policy.Book, defaults: De
            today: date) -> dict[int, Person]:
     # Core rows, not ORM objects: a tick reads thousands of customers.
     profiles = {row.customer_id: row for row in session.execute(
-        select(*_PROFILE).where(CollectionProfile.customer_id.in_(ids)))}
+        select(*_PROFILE).where(among(session, CollectionProfile.customer_id, ids)))}
     spans: dict[int, list[windows.Window]] = {}
     for cid, kind, start, end, label in session.execute(
             select(ContactWindow.customer_id, ContactWindow.kind, ContactWindow.start,
                    ContactWindow.end, ContactWindow.label)
-            .where(ContactWindow.customer_id.in_(ids))):
+            .where(among(session, ContactWindow.customer_id, ids))):
         spans.setdefault(cid, []).append(windows.parse_window(kind, start, end, label))
     pauses = promise_pauses(session, ids, today)
     rows = session.execute(select(Customer.id, Customer.name, Customer.email)
-                           .where(Customer.id.in_(ids)))
+                           .where(among(session, Customer.id, ids)))
     return {cid: person(cid, name, email, profiles.get(cid), book, defaults,
                         tuple(spans.get(cid, ())), pauses.get(cid, ()))
             for cid, name, email in rows}
@@ -164,7 +165,7 @@ def promise_pauses(session: Session, ids: Sequence[int],
     since = today - PROMISE_MEMORY
     found: dict[int, list[Pause]] = {}
     for p in session.scalars(select(Promise).where(
-            Promise.customer_id.in_(ids), Promise.status != "canceled",
+            among(session, Promise.customer_id, ids), Promise.status != "canceled",
             Promise.promised_on >= since)):
         first = p.created_at.astimezone(UTC).date()
         reason = (f"a promise to pay {format_money(p.amount, p.currency)} by "

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.collections.models import CollectionProfile, InvoiceChase, Promise
+from payments.db import among
 from payments.invoicing.models import Invoice
 from payments.money import format_money
 
@@ -47,9 +48,11 @@ def _clearing(_session: Session, facts: Facts) -> dict[int, str]:
 
 def _held(session: Session, facts: Facts) -> dict[int, str]:
     customers = set(session.scalars(select(CollectionProfile.customer_id).where(
-        CollectionProfile.customer_id.in_(facts.today), CollectionProfile.do_not_chase)))
+        among(session, CollectionProfile.customer_id, facts.today),
+        CollectionProfile.do_not_chase)))
     held = set(session.scalars(select(InvoiceChase.invoice_id).where(
-        InvoiceChase.invoice_id.in_([i.id for i in facts.invoices]), InvoiceChase.do_not_chase)))
+        among(session, InvoiceChase.invoice_id, [i.id for i in facts.invoices]),
+        InvoiceChase.do_not_chase)))
     return {i.id: "the customer is marked do not chase" if i.customer_id in customers
             else "the invoice is marked do not chase"
             for i in facts.invoices if i.customer_id in customers or i.id in held}
@@ -58,7 +61,8 @@ def _held(session: Session, facts: Facts) -> dict[int, str]:
 def _promised(session: Session, facts: Facts) -> dict[int, str]:
     reasons: dict[int, str] = {}
     for promise in session.scalars(
-            select(Promise).where(Promise.customer_id.in_(facts.today), Promise.status == "open",
+            select(Promise).where(among(session, Promise.customer_id, facts.today),
+                                  Promise.status == "open",
                                   Promise.promised_on >= min(facts.today.values()))
             .order_by(Promise.promised_on)):
         if promise.promised_on >= facts.today[promise.customer_id]:
@@ -80,7 +84,7 @@ def load(session: Session, invoice_ids: Sequence[int], lock: bool = False) -> li
     """The invoices as they are now; ``lock`` takes their rows FOR UPDATE first (PostgreSQL;
     SQLite's writer holds the database), so a payment committing meanwhile is waited for and
     then seen. Keep the list: the session holds its objects only while someone does."""
-    query = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+    query = select(Invoice).where(among(session, Invoice.id, invoice_ids)).order_by(Invoice.id)
     if lock:
         query = query.with_for_update()
     return list(session.scalars(query.execution_options(populate_existing=True)))

@@ -24,6 +24,7 @@ from payments.collections import compose, stops, templates
 from payments.collections.log_models import Contact, ContactItem
 from payments.collections.models import InvoiceChase
 from payments.collections.planner import Chased, Decision, Person, Planned
+from payments.db import among
 from payments.invoicing.models import Invoice
 from payments.outbox import outbox
 
@@ -62,7 +63,7 @@ def apply(session: Session, writer: compose.Writer, persons: Mapping[int, Person
     invoices = stops.load(session, ids, lock=True)
     stopped = stops.check(session, invoices, today, ids)
     done = dict(session.execute(select(InvoiceChase.invoice_id, InvoiceChase.last_offset)
-                                .where(InvoiceChase.invoice_id.in_(ids))).all())
+                                .where(among(session, InvoiceChase.invoice_id, ids))).all())
     batch, result = _Batch(), Done()
     for cid, decisions in work.items():
         for invoice, decision in decisions:
