@@ -7,6 +7,8 @@ business's name, the link key, the time zone and staleness settings) and the tas
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from payments.clock import utcnow
@@ -38,9 +40,12 @@ def run_tick(app: Flask, now=None) -> tick.Report:
 
 def settle_promises(app: Flask) -> int:
     """Promises whose day has passed become kept or broken (broken ones go on the worklist
-    and their customers' reminders resume); how many."""
+    and their customers' reminders resume); how many. "Passed" everywhere on Earth: the day
+    before the UTC day 14 hours ago, so a customer in UTC-12 still has all of its promised day
+    to pay (the reminders' own pause uses each customer's local day)."""
     with database.db().transaction() as session:
-        return len(promises.settle_due(session, utcnow().date()))
+        day = (utcnow() - timedelta(hours=14)).date()
+        return len(promises.settle_due(session, day))
 
 
 def learn(app: Flask) -> int:

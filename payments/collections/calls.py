@@ -39,6 +39,9 @@ class CallError(ValueError):
         self.fields = fields or {}
 
 
+TALKED = ("reached", "promise", "dispute")  # outcomes where someone spoke with the customer
+
+
 def log(session: Session, actor: audit.Actor, customer_id: int, outcome: str,
         note: str | None, contact_id: int | None = None,
         promise: promises.Terms | None = None, today: date | None = None) -> CallLog:
@@ -56,7 +59,9 @@ def log(session: Session, actor: audit.Actor, customer_id: int, outcome: str,
     today = today or utcnow().date()
     # A promise whose day just passed is settled first, so this call follows it up if broken.
     promises.settle_due(session, today, customer_id)
-    followed = promises.follow_up(session, customer_id)
+    # Only a conversation follows a broken promise up: a message left, or a wrong number,
+    # leaves the account on the worklist.
+    followed = promises.follow_up(session, customer_id) if outcome in TALKED else []
     promised = None
     if promise is not None:
         promised = promises.record(session, actor, customer_id, promise.amount,

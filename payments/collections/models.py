@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payments.clock import UTCDateTime, utcnow
 from payments.db import Base, one_of
+from payments.money import format_money
 
 CHANNELS = ("email", "letter", "call", "escalate")
 TONES = ("polite", "partnership", "firm")
@@ -185,3 +186,8 @@ class Promise(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept/broken/canceled
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # broken → called
+
+    def words(self) -> str:
+        """"a promise to pay $1,250.00 by 2026-12-14", as the planner and stops say it."""
+        return (f"a promise to pay {format_money(self.amount, self.currency)} by "
+                f"{self.promised_on.isoformat()}")

@@ -17,12 +17,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from payments.collections import policy, windows
 from payments.collections.models import CollectionProfile, ContactWindow, InvoiceChase, Promise
 from payments.collections.planner import Chased, Pause, Person
-from payments.collections.timing import Learned
+from payments.collections.timing import USUAL, Learned
 from payments.db import among
 from payments.invoicing.models import Customer, Invoice
-from payments.money import format_money
 
-USUAL = "usual"  # the field of Learned.as_json() the overdue steps shift by
 CHUNK = 2000  # ids per IN (…): well under every database's limit on bound parameters
 PROMISE_MEMORY = timedelta(days=90)  # older promises no longer move anything
 
@@ -168,7 +166,5 @@ def promise_pauses(session: Session, ids: Sequence[int],
             among(session, Promise.customer_id, ids), Promise.status != "canceled",
             Promise.promised_on >= since)):
         first = p.created_at.astimezone(UTC).date()
-        reason = (f"a promise to pay {format_money(p.amount, p.currency)} by "
-                  f"{p.promised_on.isoformat()}")
-        found.setdefault(p.customer_id, []).append(Pause(first, p.promised_on, reason))
+        found.setdefault(p.customer_id, []).append(Pause(first, p.promised_on, p.words()))
     return {cid: tuple(sorted(ps, key=lambda p: p.first)) for cid, ps in found.items()}

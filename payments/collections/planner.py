@@ -9,7 +9,7 @@ every step still to do with its reasons; :func:`decide` tells a tick what to do 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from payments.collections.policy import Step
@@ -190,8 +190,3 @@ def pointless(planned: Planned, invoice: Chased, today: date, stale_days: int) -
     if late > stale_days:
         return f"{late} days late (more than {stale_days}): skipped, not sent late"
     return None
-
-
-def with_pauses(person: Person, pauses: tuple[Pause, ...]) -> Person:
-    """``person`` with ``pauses`` added (a preview of a promise not recorded yet)."""
-    return replace(person, pauses=person.pauses + pauses)

@@ -70,6 +70,7 @@ class Book:
     default: tuple[Step, ...]
     by_id: dict[int, tuple[Step, ...]]
     names: dict[int, str]
+    default_id: int | None = None  # None: the built-in default
 
     def steps(self, policy_id: int | None) -> tuple[Step, ...]:
         """The steps of ``policy_id``, or the default's (no policy, or one since deleted)."""
@@ -82,8 +83,9 @@ def book(session: Session) -> Book:
                                .options(selectinload(ReminderPolicy.steps))).all()
     by_id = {p.id: tuple(Step(s.offset_days, s.channel, s.tone) for s in p.steps)
              for p in policies}
-    default = next((by_id[p.id] for p in policies if p.is_default), DEFAULT_STEPS)
-    return Book(default, by_id, {p.id: p.name for p in policies})
+    default_id = next((p.id for p in policies if p.is_default), None)
+    default = by_id[default_id] if default_id is not None else DEFAULT_STEPS
+    return Book(default, by_id, {p.id: p.name for p in policies}, default_id)
 
 
 def parse_steps(rows: Sequence[tuple[str, str, str]]) -> list[Step]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from payments.collections import people, policy
 from payments.collections.planner import Chased, Person, Planned, pointless, schedule
 from payments.collections.tick import Settings
-from payments.collections.windows import next_contact
+from payments.collections.windows import WindowError, next_contact
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,12 @@ def upcoming(session: Session, settings: Settings, now: datetime, days: int,
     found: list[Upcoming] = []
     for cid, chased in invoices.items():
         person = persons[cid]
-        if not person.do_not_chase:
+        if person.do_not_chase:
+            continue
+        try:
             found += _contacts(person, chased, now, end, settings.stale_days)
+        except WindowError:
+            continue  # windows leaving no contact day: the customer is never contacted
     found.sort(key=lambda u: (u.at, u.customer, u.channel))
     return found[:limit] if limit is not None else found
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from payments.clock import utcnow
 from payments.collections import windows
 from payments.collections.models import (
     CollectionProfile,
@@ -186,6 +187,7 @@ def add_window(session: Session, actor: audit.Actor, customer_id: int, kind: str
     count = session.scalar(select(func.count()).where(ContactWindow.customer_id == customer_id))
     if count >= MAX_WINDOWS:
         raise ProfileError(f"A customer has at most {MAX_WINDOWS} contact windows.")
+    _leaves_a_day(session, customer_id, parsed)
     first, last = _stored(parsed)
     window = ContactWindow(customer_id=customer_id, kind=parsed.kind, start=first, end=last,
                            label=parsed.label)
@@ -194,6 +196,19 @@ def add_window(session: Session, actor: audit.Actor, customer_id: int, kind: str
     audit.record(session, actor, "collections.window_add", ("customer", customer_id), None,
                  _window_state(window))
     return window
+
+
+def _leaves_a_day(session: Session, customer_id: int, new: windows.Window) -> None:
+    """Refuse a window that, with the customer's others, leaves no day within a year to
+    contact the customer (every reminder would wait for ever)."""
+    spans = [windows.parse_window(w.kind, w.start, w.end) for w in session.scalars(
+        select(ContactWindow).where(ContactWindow.customer_id == customer_id))]
+    rules = windows.Rules(windows.zone("UTC"), windows=(*spans, new))
+    try:
+        rules.first_open_day(utcnow().date())
+    except windows.WindowError:
+        message = "With this window no day is left to contact the customer within a year."
+        raise ProfileError(message, {"window": message}) from None
 
 
 def remove_window(session: Session, actor: audit.Actor, customer_id: int,

@@ -10,15 +10,16 @@ tick writes a fresh reminder for the invoices still due, without the stopped one
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
 from payments.collections import stops
 from payments.collections.log_models import Contact, ContactItem
 from payments.collections.models import InvoiceChase
-from payments.db import Database
+from payments.db import Database, among
 from payments.outbox.models import OutboxEmail
 from payments.outbox.outbox import Claimed
 
@@ -59,6 +60,31 @@ def _rewind(session: Session, invoice_ids: Iterable[int]) -> None:
         if row is not None:
             row.last_offset = last
     session.flush()
+
+
+def stopped_tasks(session: Session, today: date) -> int:
+    """Withdraw the open calls, letters and escalations none of whose invoices may be chased
+    any more (paid since, money clearing, a promise, on hold): nobody should call about a
+    paid invoice. How many were withdrawn."""
+    tasks = session.scalars(select(Contact).where(
+        text("reminder_contacts.status IN ('open', 'queued')"), Contact.status == "open")).all()
+    if not tasks:
+        return 0
+    covers: dict[int, set[int]] = {}
+    for contact_id, invoice_id in session.execute(
+            select(ContactItem.contact_id, ContactItem.invoice_id)
+            .where(among(session, ContactItem.contact_id, [t.id for t in tasks]))):
+        covers.setdefault(contact_id, set()).add(invoice_id)
+    ids = sorted(set().union(*covers.values())) if covers else []
+    stopped = stops.check(session, stops.load(session, ids),
+                          {t.customer_id: today for t in tasks}, ids)
+    withdrawn = 0
+    for task in tasks:
+        mine = covers.get(task.id, set())
+        if mine and mine <= set(stopped):
+            free(session, task, f"withdrawn: {stopped[min(mine)]}")
+            withdrawn += 1
+    return withdrawn
 
 
 def settle_emails(session: Session) -> int:

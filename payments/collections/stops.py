@@ -6,7 +6,8 @@ once) and names the ones it stops, with a reason in words. A payment recorded on
 before the check stops the reminder; one recorded after the relay took the message is too
 late for anybody.
 
-Commercial disputes and payment plans add their rules here when they land.
+Card disputes (chargebacks) stop reminders on the invoice they took money from; commercial
+disputes and payment plans add their rules here when they land.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from payments.collections.models import CollectionProfile, InvoiceChase, Promise
 from payments.db import among
 from payments.invoicing.models import Invoice
+from payments.ledger.models import LedgerEntry
 from payments.money import format_money
 
 
@@ -66,15 +68,29 @@ def _promised(session: Session, facts: Facts) -> dict[int, str]:
                                   Promise.promised_on >= min(facts.today.values()))
             .order_by(Promise.promised_on)):
         if promise.promised_on >= facts.today[promise.customer_id]:
-            reasons[promise.customer_id] = (
-                f"a promise to pay {format_money(promise.amount, promise.currency)} by "
-                f"{promise.promised_on.isoformat()}")
+            reasons[promise.customer_id] = promise.words()
     return {i.id: reasons[i.customer_id] for i in facts.invoices if i.customer_id in reasons}
+
+
+def _card_disputed(session: Session, facts: Facts) -> dict[int, str]:
+    # A chargeback took money back from the invoice and was not reversed: the customer is
+    # disputing with its bank, and an automatic "please pay" would only make it worse; staff
+    # follow it up (the exceptions queue has it).
+    kinds = ("dispute_withdrawal", "dispute_reinstatement")
+    rows = session.execute(
+        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.paid_delta))
+        .where(among(session, LedgerEntry.invoice_id, [i.id for i in facts.invoices]),
+               LedgerEntry.kind.in_(kinds))
+        .group_by(LedgerEntry.invoice_id))
+    currency = {i.id: i.currency for i in facts.invoices}
+    return {iid: f"a card dispute took back {format_money(-int(taken), currency[iid])}"
+            for iid, taken in rows if taken < 0}
 
 
 RULES: list[tuple[str, Rule]] = [
     ("settled", _settled),
     ("clearing", _clearing),
+    ("card-dispute", _card_disputed),
     ("do-not-chase", _held),
     ("promise", _promised),
 ]

@@ -143,6 +143,8 @@ def save(session: Session, actor: audit.Actor, tone: str, subject: str, text: st
     for name in ("subject", "text", "html"):
         if name not in fields and (problem := _trial(candidate, name)):
             fields[name] = problem
+    if "subject" not in fields and "_url" in candidate.subject:
+        fields["subject"] = "Links go in the text, not in the subject."
     if fields:
         raise TemplateProblem("The template needs fixing.", fields)
     before = words(session, tone)
@@ -152,14 +154,21 @@ def save(session: Session, actor: audit.Actor, tone: str, subject: str, text: st
     session.add(row)
     session.flush()
     audit.record(session, actor, "reminders.template_save", ("reminder_template", tone),
-                 {"subject": before.subject}, {"subject": candidate.subject})
+                 _audited(before), _audited(candidate))
     return words(session, tone)
+
+
+def _audited(words_: Words) -> dict:
+    # Every part, in full: these are the words every customer of the tone receives.
+    return {"subject": words_.subject, "text": words_.text, "html": words_.html}
 
 
 def reset(session: Session, actor: audit.Actor, tone: str) -> None:
     """Back to the built-in words for ``tone``; audited."""
+    before = words(session, tone)
     session.execute(delete(ReminderTemplate).where(ReminderTemplate.tone == tone))
-    audit.record(session, actor, "reminders.template_reset", ("reminder_template", tone))
+    audit.record(session, actor, "reminders.template_reset", ("reminder_template", tone),
+                 _audited(before), _audited(BUILTIN[tone]))
 
 
 def _trial(candidate: Words, name: str) -> str | None:

@@ -77,6 +77,7 @@ def run(db: Database, settings: Settings, now: datetime | None = None) -> Report
         return report
     with db.transaction() as session:
         release.settle_emails(session)
+        release.stopped_tasks(session, now.date())
     with db.reader() as session:
         persons, work = due_now(session, settings, now)
         words = {tone: templates.words(session, tone) for tone in TONES}

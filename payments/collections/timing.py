@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from payments.console.customer_page import days_from
 from payments.invoicing.models import Invoice
@@ -28,6 +29,7 @@ from payments.ledger.models import LedgerEntry
 
 WINDOW = 12
 MINIMUM = 3
+USUAL = "usual"  # the field of Learned.as_json() SQL reads (the tick's prefilter, worklist)
 _TENTH = Decimal("0.1")
 
 
@@ -114,10 +116,10 @@ def _quantile(weighted: Sequence[tuple[int, int]], q: Decimal) -> int:
     return ordered[-1][0]
 
 
-def paid_history(session: Session, customer_ids: Sequence[int] | None = None,
-                 per_customer: int = WINDOW) -> dict[int, list[Paid]]:
-    """Each customer's fully paid invoices (void ones excluded), newest paid first, at most
-    ``per_customer`` each; all customers when ``customer_ids`` is None."""
+def paid_dates(customer_ids: Sequence[int] | None = None) -> Subquery:
+    """(invoice_id, paid_at) of every fully paid, unvoided invoice (of some customers): the
+    moment of the ledger entry that last brought its amount paid up to its total (the
+    console's paid date)."""
     running = func.sum(LedgerEntry.paid_delta).over(partition_by=LedgerEntry.invoice_id,
                                                     order_by=LedgerEntry.id)
     scope = [Invoice.voided_at.is_(None), Invoice.amount_paid >= Invoice.total,
@@ -130,8 +132,15 @@ def paid_history(session: Session, customer_ids: Sequence[int] | None = None,
              .subquery("steps"))
     crossed = and_(steps.c.running >= steps.c.total,
                    steps.c.running - steps.c.paid_delta < steps.c.total)
-    paid_on = (select(steps.c.invoice_id, func.max(steps.c.created_at).label("paid_at"))
-               .where(crossed).group_by(steps.c.invoice_id).subquery("paid_on"))
+    return (select(steps.c.invoice_id, func.max(steps.c.created_at).label("paid_at"))
+            .where(crossed).group_by(steps.c.invoice_id).subquery("paid_on"))
+
+
+def paid_history(session: Session, customer_ids: Sequence[int] | None = None,
+                 per_customer: int = WINDOW) -> dict[int, list[Paid]]:
+    """Each customer's fully paid invoices (void ones excluded), newest paid first, at most
+    ``per_customer`` each; all customers when ``customer_ids`` is None."""
+    paid_on = paid_dates(customer_ids)
     rows = session.execute(
         select(Invoice.customer_id, Invoice.id, paid_on.c.paid_at,
                days_from(paid_on.c.paid_at, Invoice.due_date), Invoice.total)

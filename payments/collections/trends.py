@@ -22,12 +22,11 @@ from fractions import Fraction
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
 
 from payments.collections.models import CollectionProfile
+from payments.collections.timing import paid_dates
 from payments.console.customer_page import days_from
 from payments.invoicing.models import Customer, Invoice
-from payments.ledger.models import LedgerEntry
 
 PERIOD_DAYS = 90
 MINIMUM_PAID = 2
@@ -88,25 +87,6 @@ class _Sums:
     prior_days: int = 0
     late: int = 0
     late_days: int = 0
-
-
-def paid_dates(customer_ids: Sequence[int] | None = None) -> Subquery:
-    """(invoice_id, paid_at) of every fully paid, unvoided invoice: the moment of the ledger
-    entry that last brought its amount paid up to its total (the console's paid date)."""
-    running = func.sum(LedgerEntry.paid_delta).over(partition_by=LedgerEntry.invoice_id,
-                                                    order_by=LedgerEntry.id)
-    scope = [Invoice.voided_at.is_(None), Invoice.amount_paid >= Invoice.total,
-             Invoice.total > 0, LedgerEntry.paid_delta != 0]
-    if customer_ids is not None:
-        scope.append(Invoice.customer_id.in_(customer_ids))
-    steps = (select(LedgerEntry.invoice_id, LedgerEntry.created_at, LedgerEntry.paid_delta,
-                    running.label("running"), Invoice.total)
-             .join(Invoice, Invoice.id == LedgerEntry.invoice_id).where(*scope)
-             .subquery("steps"))
-    crossed = and_(steps.c.running >= steps.c.total,
-                   steps.c.running - steps.c.paid_delta < steps.c.total)
-    return (select(steps.c.invoice_id, func.max(steps.c.created_at).label("paid_at"))
-            .where(crossed).group_by(steps.c.invoice_id).subquery("paid_on"))
 
 
 def _midnight(day: date) -> datetime:

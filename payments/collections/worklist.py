@@ -17,13 +17,14 @@ Ranking, most urgent first:
    on the due date it is. A customer with nothing overdue comes after every overdue one;
 3. amount at risk, most first: its largest overdue balance in any one currency, in major
    units (there are no exchange rates here: 1,000 JPY counts as 1,000);
-4. name, then id, so the order is stable.
+4. name, then id, so the order is stable (at the cut-off of :data:`LIMIT` rows, ties of
+   1–3 are settled by id: names are read for the rows shown only).
 
 Built for a large book (100k open invoices of 10k customers): the reasons come from small
 partial indexes (``ix_reminder_contacts_open``, ``ix_collection_profiles_flagged``) and the
-broken promises (few: settled daily, followed up within days); the figures are read only for
-the customers that have a reason (``ix_invoices_customer_due``). Four queries, however many
-rows; at most :data:`LIMIT` rows are shown.
+broken promises (``ix_promises_broken``); the figures are read only for the customers that
+have a reason (``ix_invoices_open_by_customer``, from the index alone). Six queries, however
+many rows: three to rank, three for the :data:`LIMIT` rows shown.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from sqlalchemy.orm import Session
 from payments.collections.calls import TASK_CHANNELS
 from payments.collections.log_models import Contact
 from payments.collections.models import CollectionProfile, Promise
+from payments.collections.timing import USUAL
 from payments.invoicing.models import Customer, Invoice
 from payments.money import exponent
 
 LIMIT = 50  # a morning's calls; the list refills as tasks are done
-USUAL = "usual"  # the field of payments.collections.timing.Learned.as_json() ranked by
 TASK_REASONS = {"call": "call", "letter": "letter", "escalate": "escalation"}
 BROKEN, WORSE = "broken promise", "paying worse"
 

@@ -19,6 +19,7 @@ the duplicate is recognisable (mail relays and clients drop or thread it as one)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,6 +74,17 @@ _MARKS = re.compile(r"\{(?:link|pdf):(\d+)\}")
 def marked(text: str) -> set[int]:
     """The ids of the links marked in ``text``."""
     return {int(found) for found in _MARKS.findall(text)}
+
+
+def fill_marks(text: str, links: Mapping[int, PayLink | None],
+               link_url: Callable[[PayLink], str], dead: str = "") -> str:
+    """``text`` with each link's marks replaced by its URL (a PDF mark by its PDF's URL),
+    or by ``dead`` for a link that is no longer live (None)."""
+    for link_id, link in links.items():
+        url = link_url(link) if link is not None else None
+        text = text.replace(link_mark(link_id), url or dead)
+        text = text.replace(pdf_mark(link_id), f"{url}/pdf" if url else dead)
+    return text
 
 
 @dataclass(frozen=True)

@@ -78,11 +78,7 @@ def _with_links(text: str | None, claimed: Claimed, link_url: LinkUrl) -> str | 
         return None
     if claimed.link is not None:
         text = text.replace(outbox.LINK, link_url(claimed.link))
-    for link_id, link in claimed.links.items():
-        url = link_url(link)
-        text = text.replace(outbox.link_mark(link_id), url)
-        text = text.replace(outbox.pdf_mark(link_id), f"{url}/pdf")
-    return text
+    return outbox.fill_marks(text, claimed.links, link_url)
 
 
 def message(email: Claimed, body: str, sender: str, html: str | None = None) -> EmailMessage:

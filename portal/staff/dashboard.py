@@ -32,9 +32,9 @@ PENDING_DEFINITION = ("ACH debits paid through the portal that have not cleared 
 FLAGGED_SHOWN = 20
 WORSENING_DEFINITION = (
     f"Customers whose average days to pay over the last {trends.PERIOD_DAYS} days is more than "
-    f"{trends.DEFAULT_THRESHOLD} days longer than over the {trends.PERIOD_DAYS} days before "
+    "{days} days longer than over the " f"{trends.PERIOD_DAYS} days before "
     f"(each period with at least {trends.MINIMUM_PAID} paid invoices), as of the daily "
-    "refresh; the most worsened first.")
+    "refresh; the most worsened first.")  # {days}: PORTAL_TREND_WARN_DAYS, the refresh's own
 QUEUES_DEFINITION = ("Succeeded payments no one has confirmed yet, and reconciliation "
                      "exceptions (overpayments, unmatched payments, reversals…) not yet resolved.")
 
@@ -153,7 +153,8 @@ def dashboard(error: str | None = None, status: int = 200):
     worsening, worsening_total = trends.flagged(database.session(), FLAGGED_SHOWN)
     return render_template(
         "staff/dashboard.html", view=view, error=error, kpis=kpis, worsening=worsening,
-        worsening_total=worsening_total, worsening_definition=WORSENING_DEFINITION,
+        worsening_total=worsening_total, worsening_definition=WORSENING_DEFINITION.format(
+            days=current_app.config["PORTAL_TREND_WARN_DAYS"]),
         bucket_labels=charts.BUCKET_LABELS, pending_definition=PENDING_DEFINITION,
         queues_definition=QUEUES_DEFINITION,
     ), status

@@ -103,12 +103,10 @@ def contact_letter(contact_id: int):
     contact = tx.get(Contact, contact_id)
     if contact is None or contact.channel != "letter" or contact.body is None:
         abort(404)
-    text = contact.body
-    for link_id in sorted(outbox.marked(text)):
-        live = outbox.live(tx.get(PayLink, link_id), utcnow())
-        url = mail.link_url(live) if live is not None else "(link expired: ask us for a new one)"
-        text = text.replace(outbox.link_mark(link_id), url).replace(outbox.pdf_mark(link_id),
-                                                                    f"{url}/pdf")
+    links = {link_id: outbox.live(tx.get(PayLink, link_id), utcnow())
+             for link_id in outbox.marked(contact.body)}
+    text = outbox.fill_marks(contact.body, links, mail.link_url,
+                             dead="(this link has expired: ask us for a new one)")
     html = render_template("pdf/letter.html", contact=contact,
                            customer=tx.get(Customer, contact.customer_id), text=text)
     response = current_app.response_class(pdf.render_pdf(html), mimetype="application/pdf")

@@ -149,8 +149,8 @@ def test_a_step_missed_on_the_weekend_is_sent_on_monday(smtp_app, api_key):
     assert len(run(app, at(11)).emails) == 1
 
 
-@pytest.mark.parametrize("stop", ["paid", "clearing", "promise", "customer-hold",
-                                  "invoice-hold"])
+@pytest.mark.parametrize("stop", ["paid", "clearing", "card-dispute", "promise",
+                                  "customer-hold", "invoice-hold"])
 def test_every_stop_rule_holds_at_tick_time_and_at_send_time(app_factory, api_key, inbox,
                                                              stop):
     smtp_url, received = inbox
@@ -186,6 +186,9 @@ def _stop(world, db, invoice_id: int, stop: str) -> None:
         world.pay("pi_paid", 1000, world.attempt([(invoice_id, 1000)]))
     elif stop == "clearing":
         world.pay("pi_ach", 1000, world.attempt([(invoice_id, 1000)]), status="pending")
+    elif stop == "card-dispute":  # paid, then the card's bank took it back
+        world.pay("pi_dp", 1000, world.attempt([(invoice_id, 1000)]),
+                  disputes=(("dp_1", 1000, False),))
     else:
         with db.transaction() as session:
             customer_id = session.get(Invoice, invoice_id).customer_id
@@ -294,3 +297,36 @@ def test_overdue_reminders_wait_for_the_customers_usual_lateness(smtp_app, api_k
     # +7 on Monday the 11th.
     sent = [len(run(app, at(day)).emails) for day in (5, 11, 14, 15)]
     assert sent == ([0, 0, 0, 1] if learns else [1, 1, 0, 0])
+
+
+def test_a_call_task_for_an_invoice_paid_since_is_withdrawn(app, api, db):
+    from tests.ledger_world import World
+    world = World(api, db)
+    inv = invoice(api, "INV-A")
+    with app.app_context():
+        assert reminders.run_tick(app, at(25)).tasks == 1  # +21 is a call (Monday the 25th)
+    world.pay("pi_late", 1000, world.attempt([(inv, 1000)]))
+    with app.app_context():
+        reminders.run_tick(app, at(25, 11))
+    with db.reader() as session:
+        (task,) = session.scalars(select(Contact).where(Contact.channel == "call")).all()
+    assert task.status == "canceled" and task.canceled_reason == "withdrawn: paid"
+
+
+def test_promises_settle_once_their_day_is_over_everywhere(app, db, api, monkeypatch):
+    from payments.collections import promises
+    customer_id = api.create()["customer"]["id"]
+    with db.transaction() as session:
+        session.add(Promise(customer_id=customer_id, amount=1000, currency="USD",
+                            promised_on=date(2027, 1, 14), created_by="test"))
+    calls = []
+    real = promises.settle_due
+    monkeypatch.setattr(promises, "settle_due", lambda s, day: calls.append(day) or real(s, day))
+    for moment in (datetime(2027, 1, 15, 13, 59, tzinfo=UTC),  # still the 14th in UTC-12
+                   datetime(2027, 1, 15, 14, 1, tzinfo=UTC)):
+        monkeypatch.setattr(reminders, "utcnow", lambda moment=moment: moment)
+        with app.app_context():
+            reminders.settle_promises(app)
+    assert calls == [date(2027, 1, 14), date(2027, 1, 15)]
+    with db.reader() as session:
+        assert session.scalar(select(Promise.status)) == "broken"

@@ -199,7 +199,13 @@ def test_a_call_after_a_broken_promise_follows_it_up(world, db, clerk):
     with db.reader() as session:
         [row] = worklist.load(session, TODAY).rows
     assert row.reasons == ("broken promise",) and row.broken[0].id == broken.id
+    # A voicemail is not a conversation: the account stays on the worklist …
     world.run(calls.log, clerk, customer, "left_message", "Voicemail", today=TODAY)
+    with db.reader() as session:
+        assert session.get(Promise, broken.id).followed_up_at is None
+        assert len(worklist.load(session, TODAY).rows) == 1
+    # … until someone speaks with the customer.
+    world.run(calls.log, clerk, customer, "reached", "Paying Friday", today=TODAY)
     with db.reader() as session:
         assert session.get(Promise, broken.id).followed_up_at is not None
         assert worklist.load(session, TODAY).rows == ()

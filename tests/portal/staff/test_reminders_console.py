@@ -126,7 +126,7 @@ def test_a_letter_task_has_a_printable_pdf_with_live_links(app, staff, api, db):
     now = datetime.now(UTC).replace(hour=10)
     while now.weekday() >= 5:  # business hours on a weekday, whatever day the suite runs
         now += timedelta(days=1)
-    invoice_id = soon(api, "INV-OLD", (now.date() - date.today()).days - 30)  # +30 is today
+    soon(api, "INV-OLD", (now.date() - date.today()).days - 30)  # its +30 step is today
     with app.app_context():
         report = reminders.run_tick(app, now)
     assert report.tasks == 1, report
@@ -137,4 +137,19 @@ def test_a_letter_task_has_a_printable_pdf_with_live_links(app, staff, api, db):
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     assert "INV-OLD" in text and "https://portal.test/i/" in text
     assert "{link:" not in text
-    assert invoice_id
+
+
+def test_a_window_leaving_no_contact_day_is_refused_and_never_breaks_the_pages(app, staff, api,
+                                                                               db):
+    from payments.collections.models import ContactWindow
+    customer_id = api.create()["customer"]["id"]
+    refused = post(staff["admin"], f"/staff/customers/{customer_id}/windows", kind="monthly",
+                   start="1", end="31")
+    assert refused.status_code == 422
+    assert "no day is left to contact the customer" in refused.get_data(as_text=True)
+    assert count(db, ContactWindow) == 0
+    # One stored before that check existed (or by hand) must not take the pages down.
+    with db.transaction() as session:
+        session.add(ContactWindow(customer_id=customer_id, kind="monthly", start="1", end="31"))
+    assert staff["viewer"].get(f"/staff/customers/{customer_id}").status_code == 200
+    assert staff["viewer"].get("/staff/reminders/preview").status_code == 200
