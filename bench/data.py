@@ -84,7 +84,7 @@ def seed(engine: Engine, invoices: int, key: LinkKey, anchor: date) -> None:
     now = datetime.combine(anchor, datetime.min.time(), UTC)
     customers = customer_count(invoices)
     with engine.begin() as conn:
-        for rows in _batches(
+        for rows in batches(
             {"id": c, "external_id": f"CUST-{c:06d}", "name": customer_name(c),
              "email": f"ap{c}@example.com", "created_at": now, "updated_at": now}
             for c in range(1, customers + 1)
@@ -92,7 +92,7 @@ def seed(engine: Engine, invoices: int, key: LinkKey, anchor: date) -> None:
             conn.execute(insert(Customer.__table__), rows)
         for start in range(0, invoices, BATCH):
             _seed_invoices(conn, range(start, min(start + BATCH, invoices)), invoices, anchor)
-        for rows in _batches(_links(invoices, customers, key, now)):
+        for rows in batches(_links(invoices, customers, key, now)):
             conn.execute(insert(PayLink.__table__), rows)
 
 
@@ -120,7 +120,8 @@ def _links(invoices: int, customers: int, key: LinkKey, now: datetime) -> Iterat
                "expires_at": now + timedelta(days=365), "revoked_at": None}
 
 
-def _batches(rows: Iterator[dict]) -> Iterator[list[dict]]:
+def batches(rows: Iterator[dict]) -> Iterator[list[dict]]:
+    """``rows`` in lists of :data:`BATCH`, for bulk inserts."""
     batch: list[dict] = []
     for row in rows:
         batch.append(row)

@@ -10,27 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
+from bench.data import batches
 from payments.collections.models import CollectionProfile, ContactWindow
 from payments.collections.timing import Learned
 from payments.invoicing.models import Customer, Invoice
 from payments.links.models import PayLink
 from payments.links.tokens import LinkKey, token_hash
 
-BATCH = 10_000
 ZONES = ("UTC", "America/New_York", "Europe/Paris")
 STAFF = "clerk@bench.example"
 PASSWORD = "bench password 0123456789"
-
-
-def _chunks(rows: Iterator[dict]) -> Iterator[list[dict]]:
-    batch: list[dict] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _customers(count: int, now: datetime) -> Iterator[dict]:
@@ -85,7 +74,7 @@ def seed(engine: Engine, customers: int, invoices: int, link_key: str, anchor: d
                 (ContactWindow.__table__, (
                     {"customer_id": c, "kind": "monthly", "start": "15", "end": "21",
                      "label": "away", "created_at": now} for c in range(1, customers + 1, 10)))):
-            for batch in _chunks(rows):
+            for batch in batches(rows):
                 conn.execute(insert(table), batch)
         _staff(conn)
 
