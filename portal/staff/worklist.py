@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from payments.collections import calls, promises
 from payments.collections import worklist as work
@@ -35,7 +35,6 @@ def worklist(error: str | None = None, status: int = 200):
     """Customers to contact today, most urgent first, with their tasks and the call forms."""
     found = work.load(database.session(), today())
     return render_template("staff/worklist.html", wl=found, error=error,
-                           has_letter="staff.contact_letter" in current_app.view_functions,
                            limit=work.LIMIT), status
 
 

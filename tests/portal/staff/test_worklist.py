@@ -137,6 +137,7 @@ def test_the_page_shows_the_ranked_rows_and_forms_only_to_clerks(book, staff):
     assert "day +45: escalation for invoice ES-1" in body and "$50.00" in body
     assert '<a href="/staff/worklist">Worklist</a>' in body
     assert "Log a call" not in body and "Mark done" not in body  # a viewer reads
+    assert re.search(r'href="/staff/contacts/\d+/letter\.pdf">The letter \(PDF\)', body)
     clerk = staff["clerk"].get("/staff/worklist").get_data(as_text=True)
     assert clerk.count("Log a call") == 6 and clerk.count("Mark done") == 2  # letter, escalation
     for words in ("reached", "left a message", "promised to pay", "wrong contact"):
