@@ -39,7 +39,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import data, runner  # noqa: E402
+from bench import data, pg, runner  # noqa: E402
 from bench.console_data import PASSWORD, STAFF, seed_console_data  # noqa: E402
 from bench.pages import free_port  # noqa: E402
 from payments.db import make_engine  # noqa: E402
@@ -47,7 +47,6 @@ from payments.links.tokens import LinkKey  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
 
 TARGET_P99_MS = 100.0
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "arportal_console_bench"
 # (label, endpoint): the console pages a clerk works in, in the order a day goes.
 PAGES = (("dashboard", "staff.dashboard"), ("confirmation queue", "staff.confirmations"),
@@ -83,19 +82,7 @@ def database_url(kind: str, tmp: Path) -> str:
     """A fresh, empty database of ``kind``."""
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'portal.db'}"
-    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_NAME}")
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
-
-
-def _drop_pg() -> None:
-    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-    admin.dispose()
+    return pg.fresh(PG_NAME)
 
 
 def prepare(tmp: Path, invoices: int, kind: str) -> tuple[dict[str, str], dict[str, int]]:
@@ -264,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
             if args.database == "postgres":
-                _drop_pg()
+                pg.drop(PG_NAME)
     return 0
 
 

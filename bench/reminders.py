@@ -35,13 +35,12 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import reminders_data  # noqa: E402
+from bench import pg, reminders_data  # noqa: E402
 from payments.db import Database, make_engine  # noqa: E402
 from payments.migrate import upgrade  # noqa: E402
 
 TICK_TARGET_S = 5.0
 PAGE_TARGET_MS = 100.0
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "arportal_reminders_bench"
 NOW = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)  # a Tuesday, 10:00 UTC
 
@@ -61,21 +60,13 @@ def database_url(kind: str, folder: Path) -> str:
     """A fresh, empty database of ``kind``."""
     if kind == "sqlite":
         return f"sqlite:///{folder / 'reminders.db'}"
-    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_NAME}")
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
+    return pg.fresh(PG_NAME)
 
 
 def drop(kind: str) -> None:
     """Drop the bench's PostgreSQL database."""
     if kind == "postgres":
-        admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        admin.dispose()
+        pg.drop(PG_NAME)
 
 
 def timed(work) -> tuple[float, object]:
