@@ -11,6 +11,7 @@ from payments.collections import log_models as collections_log_models
 from payments.collections import models as collections_models
 from payments.console import models as console_models
 from payments.db import Base
+from payments.disputes import models as disputes_models
 from payments.events import models as events_models
 from payments.invoicing import models as invoicing_models
 from payments.ledger import models as ledger_models
@@ -20,8 +21,8 @@ from payments.resolutions import models as resolutions_models
 from payments.staff import models as staff_models
 
 MODELS = (checkout_models, collections_models, collections_log_models, console_models,
-          events_models, invoicing_models, ledger_models, links_models, outbox_models,
-          resolutions_models, staff_models)
+          disputes_models, events_models, invoicing_models, ledger_models, links_models,
+          outbox_models, resolutions_models, staff_models)
 metadata = Base.metadata
 
 __all__ = ["MODELS", "metadata"]

@@ -1,4 +1,4 @@
-"""Invoice and statement PDFs (WeasyPrint), with the pay link and its QR code on the page.
+"""Invoice, statement and credit note PDFs (WeasyPrint), with the pay link and its QR code on the page.
 
 WeasyPrint only ever sees :class:`StaticOnlyFetcher`: it can load the package's own static files
 and the configured logo, nothing else (no ``file://``, no network), so invoice text from the ERP
@@ -71,6 +71,13 @@ def statement_pdf(view: StatementView, url: str, today: date) -> bytes:
     html = render_template("pdf/statement.html", st=view, url=url, qr=QR_SLOT, today=today,
                            buckets=AGING_BUCKETS)
     return _cached(f"statement-{view.customer['customer_id']}", html, url)
+
+
+def credit_note_pdf(note, invoice, customer) -> bytes:
+    """The credit note's PDF (:class:`payments.disputes.models.CreditNote`), with the
+    invoice's amount due as it is now; rendered each time (credit notes are rare)."""
+    return render_pdf(render_template("pdf/credit_note.html", note=note, invoice=invoice,
+                                      customer=customer))
 
 
 # The QR code takes longer to draw than the rest of the HTML: the cache key is the HTML with

@@ -34,6 +34,7 @@ CONTEXTS: list[tuple[str, ...]] = [
     ("events",),  # the event store, the handler table, recovery, the return page's outcome
     ("confirmations",),
     ("resolutions",),
+    ("disputes",),  # commercial disputes from the invoice page, credit notes
     ("console",),  # the staff console's read models and KPIs
     ("collections",),  # reminders, promises, the worklist and the customer timeline
 ]

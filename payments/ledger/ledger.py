@@ -151,6 +151,19 @@ def write_off(session: Session, invoice_id: int, delta: int, cause: str,
     return entry
 
 
+def credit(session: Session, invoice_id: int, amount: int, cause: str,
+           note: str) -> LedgerEntry:
+    """A credit note's entry: ``amount`` less owed on one invoice (the caller holds the
+    invoice's lock and has checked the amount is open); balances refreshed."""
+    if amount <= 0:
+        raise ValueError("a credit lowers what is owed by a positive amount")
+    entry = LedgerEntry(invoice_id=invoice_id, kind=LedgerKind.CREDIT_NOTE, paid_delta=amount,
+                        cause=cause, note=note)
+    session.add(entry)
+    refresh_balances(session, {invoice_id})
+    return entry
+
+
 def top_up(session: Session, payment_id: int, allocations: list[tuple[int, int]], kind: str,
            cause: str) -> list[LedgerEntry]:
     """Staff entries that bring what the payment pays each invoice (before refunds) to

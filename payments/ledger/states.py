@@ -39,8 +39,9 @@ def advance(current: str, new: str) -> PaymentStatus:
 class LedgerKind(StrEnum):
     """What a ledger entry records. ``REALLOCATION`` and ``CREDIT_TRANSFER`` are staff moves of
     a payment's money (the exceptions queue): they carry the payment in ``staff_payment_id``,
-    never in ``payment_id``, which the convergent ledger owns. ``ADJUSTMENT`` is a write-off,
-    nobody's money."""
+    never in ``payment_id``, which the convergent ledger owns. ``ADJUSTMENT`` is a write-off
+    or a disputed invoice's new amount due, nobody's money; ``CREDIT_NOTE`` is a numbered
+    credit that resolved a dispute (``payments.disputes``)."""
 
     PENDING = "pending"
     PENDING_RELEASED = "pending_released"
@@ -53,6 +54,7 @@ class LedgerKind(StrEnum):
     ADJUSTMENT = "adjustment"
     REALLOCATION = "reallocation"
     CREDIT_TRANSFER = "credit_transfer"
+    CREDIT_NOTE = "credit_note"
 
 
 class ExceptionKind(StrEnum):

@@ -1,0 +1,216 @@
+"""What staff do with a dispute: reply to the customer, keep internal notes, take it under
+review, and resolve it with a **credit note**, an **adjustment** (a new amount due and/or due
+date) or a **rejection** (with a reason and a new due date).
+
+Each action locks the dispute, then its invoice (so a payment landing meanwhile is waited
+for and then counted), refuses a dispute already resolved (a double submit writes nothing),
+changes what is owed only through the ledger, and is audited in the same transaction. The
+caller queues the customer's email in that transaction too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from payments.clock import utcnow
+from payments.disputes.models import CreditNote, Dispute, DisputeMessage, DisputeNote
+from payments.disputes.raising import MAX_MESSAGE, DisputeError, open_amount
+from payments.invoicing.amounts import AmountError, parse_amount
+from payments.invoicing.models import Invoice
+from payments.ledger import ledger
+from payments.money import format_money
+from payments.staff import audit
+
+
+class NotFound(LookupError):
+    """No such dispute."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A resolved dispute, its invoice after the change, and the credit note if one."""
+
+    dispute: Dispute
+    invoice: Invoice
+    credit_note: CreditNote | None = None
+
+
+def _lock(session: Session, dispute_id: int, active: bool = True) -> tuple[Dispute, Invoice]:
+    dispute = session.get(Dispute, dispute_id, with_for_update=True)
+    if dispute is None:
+        raise NotFound(dispute_id)
+    if active and not dispute.active:
+        raise DisputeError(f"This dispute was already resolved ({dispute.outcome}).")
+    ledger.lock_invoices(session, {dispute.invoice_id})
+    invoice = session.get(Invoice, dispute.invoice_id, populate_existing=True)
+    return dispute, invoice
+
+
+def _text(text: str, what: str, field: str) -> str:
+    body = (text or "").strip()
+    if not body:
+        raise DisputeError(f"Write {what}", {field: f"Write {what}"})
+    if len(body) > MAX_MESSAGE:
+        raise DisputeError(f"Keep it under {MAX_MESSAGE} characters",
+                           {field: f"Keep it under {MAX_MESSAGE} characters"})
+    return body
+
+
+def _state(dispute: Dispute) -> dict:
+    return {"status": dispute.status, "outcome": dispute.outcome, "amount": dispute.amount}
+
+
+def reply(session: Session, actor: audit.Actor, dispute_id: int, text: str) -> DisputeMessage:
+    """A reply the customer sees (and is emailed); an open dispute is now under review."""
+    dispute, _invoice = _lock(session, dispute_id)
+    body = _text(text, "a reply", "body")
+    before = _state(dispute)
+    dispute.status = "under_review"
+    message = DisputeMessage(dispute_id=dispute.id, from_staff=True, author=actor.label,
+                             body=body)
+    session.add(message)
+    session.flush()
+    audit.record(session, actor, "dispute.reply", ("dispute", dispute.id), before,
+                 {**_state(dispute), "message_id": message.id})
+    return message
+
+
+def note(session: Session, actor: audit.Actor, dispute_id: int, text: str) -> DisputeNote:
+    """An internal note (staff only), on any dispute, resolved or not."""
+    dispute, _invoice = _lock(session, dispute_id, active=False)
+    entry = DisputeNote(dispute_id=dispute.id, author=actor.label,
+                        body=_text(text, "a note", "note"))
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor, "dispute.note", ("dispute", dispute.id), None,
+                 {"note_id": entry.id})
+    return entry
+
+
+def review(session: Session, actor: audit.Actor, dispute_id: int) -> Dispute:
+    """Mark an open dispute as under review (the customer sees that someone is on it)."""
+    dispute, _invoice = _lock(session, dispute_id)
+    before = _state(dispute)
+    dispute.status = "under_review"
+    audit.record(session, actor, "dispute.review", ("dispute", dispute.id), before,
+                 _state(dispute))
+    return dispute
+
+
+def _money(invoice: Invoice, typed: str, field: str) -> int:
+    try:
+        amount = parse_amount(typed, invoice.currency)
+    except AmountError as exc:
+        raise DisputeError(str(exc), {field: str(exc)}) from None
+    return amount
+
+
+def _due(invoice: Invoice, typed: str, today: date) -> date | None:
+    if not (typed or "").strip():
+        return None
+    try:
+        day = date.fromisoformat(typed.strip())
+    except ValueError:
+        raise DisputeError("Enter the due date as YYYY-MM-DD",
+                           {"due_date": "Enter the due date as YYYY-MM-DD"}) from None
+    if day < today or day < invoice.issue_date:
+        raise DisputeError("The new due date cannot be in the past",
+                           {"due_date": "The new due date cannot be in the past"})
+    return day
+
+
+def _resolve(session: Session, actor: audit.Actor, dispute: Dispute, invoice: Invoice,
+             outcome: str, words: str, new_due: date | None) -> dict:
+    before = {**_state(dispute), "due_date": invoice.due_date.isoformat(),
+              "amount_due": invoice.amount_due}
+    if new_due is not None and new_due != invoice.due_date:
+        invoice.due_date = new_due
+        invoice.revision += 1
+    dispute.status, dispute.outcome, dispute.outcome_note = "resolved", outcome, words or None
+    dispute.new_due_date = new_due
+    dispute.resolved_at, dispute.resolved_by = utcnow(), actor.label
+    session.flush()
+    session.refresh(invoice)
+    return before
+
+
+def _after(dispute: Dispute, invoice: Invoice, **extra) -> dict:
+    return {**_state(dispute), "due_date": invoice.due_date.isoformat(),
+            "amount_due": invoice.amount_due, **extra}
+
+
+def reject(session: Session, actor: audit.Actor, dispute_id: int, reason: str,
+           new_due: str, today: date) -> Resolution:
+    """Turn the dispute down with a reason the customer reads; the whole amount is owed
+    again, by the new due date when one is given."""
+    dispute, invoice = _lock(session, dispute_id)
+    words = _text(reason, "the reason the customer will read", "reason")
+    before = _resolve(session, actor, dispute, invoice, "rejected", words,
+                      _due(invoice, new_due, today))
+    audit.record(session, actor, "dispute.reject", ("dispute", dispute.id), before,
+                 _after(dispute, invoice))
+    return Resolution(dispute, invoice)
+
+
+def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: str,
+           new_due: str, words: str, today: date) -> Resolution:
+    """Settle on a new amount due (an ``adjustment`` ledger entry for the difference) and/or
+    a new due date."""
+    dispute, invoice = _lock(session, dispute_id)
+    due_now = invoice.total - invoice.amount_paid
+    target = due_now if not (new_amount or "").strip() else _money(invoice, new_amount,
+                                                                   "amount_due")
+    day = _due(invoice, new_due, today)
+    if target > due_now or target < invoice.amount_pending:
+        low = format_money(invoice.amount_pending, invoice.currency)
+        high = format_money(due_now, invoice.currency)
+        message = f"The new amount due must be between {low} and {high}"
+        raise DisputeError(message, {"amount_due": message})
+    if target == due_now and day in (None, invoice.due_date):
+        raise DisputeError("Change the amount due, the due date, or both",
+                           {"amount_due": "Change the amount due, the due date, or both"})
+    if target < due_now:
+        ledger.write_off(session, invoice.id, due_now - target, f"dispute:{dispute.id}:adjusted",
+                         f"dispute #{dispute.id} adjusted by {actor.label}")
+    before = _resolve(session, actor, dispute, invoice, "adjusted", (words or "").strip(), day)
+    dispute.new_amount_due = target
+    audit.record(session, actor, "dispute.adjust", ("dispute", dispute.id), before,
+                 _after(dispute, invoice))
+    return Resolution(dispute, invoice)
+
+
+def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tuple[int, ...],
+           amount: str, words: str) -> Resolution:
+    """Issue a numbered credit note: ``amount`` (empty: the chosen disputed lines, or the
+    whole amount in dispute) less owed on the invoice, at most what is open."""
+    dispute, invoice = _lock(session, dispute_id)
+    lines = {line.position: line for line in dispute.lines}
+    if any(p not in lines for p in positions):
+        raise DisputeError("Choose lines of this dispute", {"lines": "Choose lines of this "
+                                                                      "dispute"})
+    chosen = [lines[p] for p in sorted(set(positions))]
+    value = (_money(invoice, amount, "amount") if (amount or "").strip()
+             else sum(line.amount for line in chosen) if chosen else dispute.amount)
+    most = open_amount(invoice)
+    if not 0 < value <= most:
+        message = (f"A credit must be more than nothing and at most the "
+                   f"{format_money(most, invoice.currency)} still open")
+        raise DisputeError(message, {"amount": message})
+    note = CreditNote(number=f"pending-{dispute.id}", invoice_id=invoice.id,
+                      customer_id=invoice.customer_id, dispute_id=dispute.id,
+                      currency=invoice.currency, amount=value, created_by=actor.label,
+                      reason=(words or "").strip() or f"Dispute #{dispute.id}",
+                      lines=[{"description": line.description, "amount": line.amount}
+                             for line in chosen])
+    session.add(note)
+    session.flush()
+    note.number = f"CN-{note.id:06d}"  # numbered by its row: unique and never reused
+    ledger.credit(session, invoice.id, value, f"creditnote:{note.id}",
+                  f"credit note {note.number} for dispute #{dispute.id}")
+    before = _resolve(session, actor, dispute, invoice, "credited", (words or "").strip(), None)
+    audit.record(session, actor, "dispute.credit", ("dispute", dispute.id), before,
+                 _after(dispute, invoice, credit_note=note.number, credited=value))
+    return Resolution(dispute, invoice, note)
