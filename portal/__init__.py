@@ -49,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    _allow_uploads(app)  # before CSRFProtect, whose check parses the body
     csrf.init_app(app)
     limiter.init_app(app)
     app.url_map.converters["id"] = urls.RowIdConverter
@@ -75,6 +76,12 @@ def _instance_path() -> str:
     # ./instance next to the checkout, as the README describes.
     default = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
     return os.environ.get("PORTAL_INSTANCE_PATH", default)
+
+
+def _allow_uploads(app: Flask) -> None:
+    from portal.customer import dispute
+
+    dispute.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

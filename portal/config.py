@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_SESSION_IDLE_MINUTES": 30,  # a console session ends this long after its last use
     "PORTAL_SESSION_MAX_HOURS": 12,  # … and this long after login, used or not
     "PORTAL_PDF_CACHE_DIR": None,  # None: instance/pdf-cache
+    "PORTAL_ATTACHMENTS_DIR": None,  # None: instance/attachments (dispute files, staff only)
+    "PORTAL_DISPUTE_RATE_LIMIT": "10 per hour",  # disputes and messages per client address
     "PORTAL_DEMO": False,
     "PORTAL_BANK_TRANSFERS": False,
     "PORTAL_WRITE_OFF_MAX": 500,  # minor units, or {"USD": 500, "JPY": 500, ...}
@@ -74,6 +76,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         config["PORTAL_DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'portal.db'}"
     if not config["PORTAL_PDF_CACHE_DIR"]:
         config["PORTAL_PDF_CACHE_DIR"] = str(Path(instance_path) / "pdf-cache")
+    if not config["PORTAL_ATTACHMENTS_DIR"]:
+        config["PORTAL_ATTACHMENTS_DIR"] = str(Path(instance_path) / "attachments")
     return config
 
 
@@ -151,7 +155,8 @@ def _validate(config: dict[str, Any]) -> None:
     for name in ("PORTAL_SESSION_IDLE_MINUTES", "PORTAL_SESSION_MAX_HOURS"):
         if config[name] < 1:
             raise ConfigError(f"{name} must be at least 1")
-    for name in ("PORTAL_TOKEN_RATE_LIMIT", "PORTAL_RENEW_RATE_LIMIT"):
+    for name in ("PORTAL_TOKEN_RATE_LIMIT", "PORTAL_RENEW_RATE_LIMIT",
+                 "PORTAL_DISPUTE_RATE_LIMIT"):
         try:
             parse_many(config[name])
         except ValueError:

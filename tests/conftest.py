@@ -84,6 +84,7 @@ def app_config(database_url: str, tmp_path: Path, **extra) -> dict:
         "PORTAL_LINK_KEY": LINK_KEY,
         "PORTAL_BASE_URL": "https://portal.test",
         "PORTAL_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
+        "PORTAL_ATTACHMENTS_DIR": str(tmp_path / "attachments"),
         "PORTAL_QUEUE_PATH": str(tmp_path / "tasks.db"),
         # Tasks run as they are enqueued, so a webhook is applied before it is answered;
         # tests/integration/test_worker.py runs them on real consumers instead.

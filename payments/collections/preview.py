@@ -95,6 +95,10 @@ def _steps(person: Person, invoice: Chased, now: datetime, end: datetime,
             break
         moment = planned.at if planned.at >= now else next_contact(person.rules, now)
         today = person.rules.local(moment).date()
+        if planned.at < now and any(p.first <= today <= p.last for p in person.pauses):
+            # A step caught up late would land in a pause (a promise made since it was
+            # planned): the tick holds it, and the pause's later steps supersede it.
+            continue
         if moment <= end and pointless(planned, invoice, today, stale_days) is None:
             by_moment[moment] = (planned, moment)
     return list(by_moment.values())

@@ -172,10 +172,11 @@ def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: st
     if target == due_now and day in (None, invoice.due_date):
         raise DisputeError("Change the amount due, the due date, or both",
                            {"amount_due": "Change the amount due, the due date, or both"})
+    before = _resolve(session, actor, dispute, invoice, "adjusted", (words or "").strip(), day)
     if target < due_now:
         ledger.write_off(session, invoice.id, due_now - target, f"dispute:{dispute.id}:adjusted",
                          f"dispute #{dispute.id} adjusted by {actor.label}")
-    before = _resolve(session, actor, dispute, invoice, "adjusted", (words or "").strip(), day)
+        session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)
     dispute.new_amount_due = target
     audit.record(session, actor, "dispute.adjust", ("dispute", dispute.id), before,
                  _after(dispute, invoice))
@@ -208,9 +209,10 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     session.add(note)
     session.flush()
     note.number = f"CN-{note.id:06d}"  # numbered by its row: unique and never reused
+    before = _resolve(session, actor, dispute, invoice, "credited", (words or "").strip(), None)
     ledger.credit(session, invoice.id, value, f"creditnote:{note.id}",
                   f"credit note {note.number} for dispute #{dispute.id}")
-    before = _resolve(session, actor, dispute, invoice, "credited", (words or "").strip(), None)
+    session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)
     audit.record(session, actor, "dispute.credit", ("dispute", dispute.id), before,
                  _after(dispute, invoice, credit_note=note.number, credited=value))
     return Resolution(dispute, invoice, note)

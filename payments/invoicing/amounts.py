@@ -1,7 +1,8 @@
 """What a customer may pay, decided by the server alone (never by the browser).
 
 Full amount due, or, where the invoice allows it, a partial amount between its minimum and what
-is due minus what is already pending. Amounts a person types ("1,250.50") become exact minor
+is due minus what is already pending. While part of an invoice is in dispute, "full" is the
+undisputed rest (a short-pay), and a partial amount may not reach into the disputed part. Amounts a person types ("1,250.50") become exact minor
 units here; anything fractional, negative, too small for Stripe or too large is refused with a
 message the pay page can show next to the field.
 """
@@ -46,11 +47,12 @@ class Payable:
     voided: bool
     allow_partial: bool
     min_partial_amount: int | None
+    disputed: int = 0  # in an unresolved commercial dispute: not payable until it is resolved
 
     @property
     def open_amount(self) -> int:
-        """Due minus pending: what can still be paid now."""
-        return self.total - self.amount_paid - self.amount_pending
+        """Due minus pending minus disputed: what can be paid now."""
+        return self.total - self.amount_paid - self.amount_pending - self.disputed
 
 
 def parse_amount(text: str, currency: str) -> int:
@@ -81,7 +83,8 @@ def check_amount(inv: Payable, amount: int | None, locale: str = "en_US") -> int
         raise AmountError(f"Online payment is not available for {inv.currency} invoices")
     if inv.open_amount <= 0:
         raise AmountError(f"Invoice {inv.number} has nothing left to pay"
-                          + (" (a payment is still clearing)" if inv.amount_pending else ""))
+                          + (" until the dispute is resolved" if inv.disputed else
+                             " (a payment is still clearing)" if inv.amount_pending else ""))
     if amount is None or amount == inv.open_amount:
         amount = inv.open_amount
     elif not inv.allow_partial:

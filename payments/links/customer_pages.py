@@ -82,11 +82,12 @@ _INVOICE_PAGE = (
     _INVOICE_BY_TOKEN.add_columns(
         InvoiceLine.description.label("line_description"), InvoiceLine.quantity,
         InvoiceLine.unit_amount, InvoiceLine.amount.label("line_amount"),
+        InvoiceLine.position.label("line_position"),
     )
     .outerjoin(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
     .order_by(InvoiceLine.position)
 )
-_LINE_KEYS = ("line_description", "quantity", "unit_amount", "line_amount")
+_LINE_KEYS = ("line_description", "quantity", "unit_amount", "line_amount", "line_position")
 
 
 def load_invoice(session: Session, token: str, today: date, now: datetime | None = None):
@@ -101,7 +102,8 @@ def load_invoice(session: Session, token: str, today: date, now: datetime | None
         return state, None
     invoice = {k: v for k, v in rows[0].items() if k not in _LINE_KEYS}
     lines = [{"description": r["line_description"], "quantity": r["quantity"],
-              "unit_amount": r["unit_amount"], "amount": r["line_amount"]}
+              "unit_amount": r["unit_amount"], "amount": r["line_amount"],
+              "position": r["line_position"]}
              for r in rows if r["line_amount"] is not None]
     return state, _view(invoice, lines, today)
 
@@ -147,7 +149,7 @@ def invoice_view(session: Session, row: RowMapping, today: date) -> InvoiceView:
     """Load the lines of a resolved invoice and work out its status."""
     lines = session.execute(
         select(InvoiceLine.description, InvoiceLine.quantity, InvoiceLine.unit_amount,
-               InvoiceLine.amount)
+               InvoiceLine.amount, InvoiceLine.position)
         .where(InvoiceLine.invoice_id == row["id"])
         .order_by(InvoiceLine.position)
     ).mappings().all()

@@ -8,4 +8,10 @@ from flask import Blueprint
 
 bp = Blueprint("customer", __name__)
 
-from portal.customer import invoice, pay, returning, statement  # noqa: E402,F401  (routes)
+from portal.customer import (  # noqa: E402,F401  (routes)
+    dispute,
+    invoice,
+    pay,
+    returning,
+    statement,
+)

@@ -7,6 +7,8 @@ import io
 import segno
 from flask import Response, abort, render_template
 
+from payments.disputes import reads
+from payments.disputes.models import REASONS
 from payments.links import customer_pages, tokens
 from portal import database, pdf, urls
 from portal.customer import bp
@@ -14,12 +16,21 @@ from portal.customer.common import pdf_response, renew_limit, resolved_link, tok
 from portal.customer.renew import renew_invoice_link
 
 
+def render_page(token: str, view, status: int = 200, **extra):
+    """The invoice page for a resolved ``view``, with its disputes (one more indexed query,
+    and a few when there are any); ``extra`` carries a form's errors and typed values."""
+    threads = reads.for_invoice(database.session(), view.id)
+    disputed = next((t.dispute.amount for t in threads if t.dispute.active), 0)
+    return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token),
+                           threads=threads, disputed=disputed, reasons=REASONS,
+                           **extra), status
+
+
 @bp.get("/i/<token>")
 @token_lookup
 def invoice_page(token: str):
     """The invoice as the customer sees it."""
-    view = resolved_link("invoice", token, view=True)
-    return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token))
+    return render_page(token, resolved_link("invoice", token, view=True))
 
 
 @bp.get("/i/<token>/pdf")

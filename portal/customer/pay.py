@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request
 
+from payments.disputes import reads
 from payments.invoicing.amounts import AmountError, check_amount, check_together, parse_amount
 from payments.links import customer_pages
 from payments.stripe.errors import StripeError
 from portal import database
 from portal.customer import bp, paying
 from portal.customer.common import resolved_link, today, token_lookup
+from portal.customer.invoice import render_page
+from portal.customer.statement import render_statement
 
 
 def _gateway():
@@ -23,18 +26,20 @@ def _gateway():
 @bp.post("/i/<token>/pay")
 @token_lookup
 def invoice_pay(token: str):
-    """Pay this invoice in full or, where allowed, in part; 303 to Stripe Checkout."""
+    """Pay this invoice in full or, where allowed, in part (with a dispute open, the
+    undisputed rest); 303 to Stripe Checkout."""
     _gateway()
     row = resolved_link("invoice", token)
-    inv = paying.payable(row)
+    disputed = reads.active_amounts(database.session(), [row["id"]]).get(row["id"], 0)
+    inv = paying.payable(row, disputed)
     try:
         typed = request.form.get("amount", "") if request.form.get("choice") == "other" else None
         amount = check_amount(inv, None if typed is None else parse_amount(typed, inv.currency),
                               current_app.config["PORTAL_LOCALE"])
     except AmountError as exc:
         view = customer_pages.invoice_view(database.session(), row, today())
-        return render_template("invoice.html", inv=view, token=token, pay_error=str(exc),
-                               typed=request.form.get("amount", "")), 422
+        return render_page(token, view, 422, pay_error=str(exc),
+                           typed=request.form.get("amount", ""))
     return _go(row["customer_id"], inv.currency, [(inv.invoice_id, amount)], f"i:{row['id']}")
 
 
@@ -48,15 +53,15 @@ def statement_pay(token: str):
     key = current_app.extensions["portal.links"].key
     view = customer_pages.statement_view(database.session(), row, key, today())
     picked = [line.invoice for line in view.lines if line.invoice.id in chosen]
+    disputed = reads.active_amounts(database.session(), [inv.id for inv in picked])
     try:
         if not picked:
             raise AmountError("Choose at least one invoice to pay")
-        invoices = [paying.payable(inv.row) for inv in picked]
+        invoices = [paying.payable(inv.row, disputed.get(inv.id, 0)) for inv in picked]
         amounts = [check_amount(inv, None) for inv in invoices]
         check_together(invoices, amounts)
     except AmountError as exc:
-        return render_template("statement.html", st=view, token=token, pay_error=str(exc),
-                               buckets=customer_pages.AGING_BUCKETS), 422
+        return render_statement(token, view, 422, pay_error=str(exc))
     allocations = [(inv.invoice_id, amt) for inv, amt in zip(invoices, amounts, strict=True)]
     return _go(row["customer_id"], invoices[0].currency, allocations, f"s:{row['customer_id']}")
 

@@ -16,14 +16,15 @@ from portal import database
 REMEMBERED_ATTEMPTS = 20
 
 
-def payable(row) -> Payable:
-    """The pay rules' view of an invoice row (from the page queries or the ORM)."""
+def payable(row, disputed: int = 0) -> Payable:
+    """The pay rules' view of an invoice row (from the page queries or the ORM), with the
+    amount of it in an unresolved dispute."""
     get = row.get if hasattr(row, "get") else lambda k: getattr(row, k)
     return Payable(invoice_id=get("id"), number=get("number"), currency=get("currency"),
                    total=get("total"), amount_paid=get("amount_paid"),
                    amount_pending=get("amount_pending"), voided=get("voided_at") is not None,
                    allow_partial=get("allow_partial"),
-                   min_partial_amount=get("min_partial_amount"))
+                   min_partial_amount=get("min_partial_amount"), disputed=disputed)
 
 
 def start(customer_id: int, currency: str, allocations: list[tuple[int, int]],
