@@ -86,12 +86,14 @@ def live_links(session: Session, policy: LinkPolicy, invoice_ids: Sequence[int] 
 
 def write(writer: Writer, person: Person, invoices: Sequence[Invoice], acts: Sequence[Planned],
           today: date, words: Mapping[str, templates.Words], links: Mapping[int, PayLink],
-          statement: PayLink) -> Letter:
+          statement: PayLink, disputed: Mapping[int, int] | None = None) -> Letter:
     """The reminder for ``invoices`` (the ones whose steps ``acts`` are due), in the words
     of the strongest tone among the steps, with each invoice's ``links`` and the customer's
-    ``statement`` link (from :func:`live_links`)."""
+    ``statement`` link (from :func:`live_links`); an amount ``disputed`` (by invoice id) is
+    left out of what the reminder asks for."""
     tone = max((a.step.tone for a in acts), key=STRENGTH.__getitem__)
-    rows = [_row(invoice, links[invoice.id], writer, today) for invoice in invoices]
+    rows = [_row(invoice, links[invoice.id], writer, today, (disputed or {}).get(invoice.id, 0))
+            for invoice in invoices]
     context = {"customer": person.name, "business": writer.business, "invoices": rows,
                "overdue": any(r["days_overdue"] > 0 for r in rows),
                "statement_url": outbox.link_mark(statement.id)}
@@ -100,14 +102,18 @@ def write(writer: Writer, person: Person, invoices: Sequence[Invoice], acts: Seq
                   (statement.id, *(links[invoice.id].id for invoice in invoices)))
 
 
-def _row(invoice: Invoice, link: PayLink, writer: Writer, today: date) -> dict:
+def _row(invoice: Invoice, link: PayLink, writer: Writer, today: date, disputed: int) -> dict:
     late = (today - invoice.due_date).days
+    asked = format_money(invoice.amount_due - disputed, invoice.currency, writer.locale)
+    if disputed:
+        asked += (f" ({format_money(disputed, invoice.currency, writer.locale)} in dispute "
+                  "is left out while we look into it)")
     due = invoice.due_date.isoformat()
     when = (f"due {due} ({late} day{'s' * (late != 1)} ago)" if late > 0
             else f"due today, {due}" if late == 0 else f"due {due}")
     return {"number": invoice.number, "due_date": due, "due": when,
             "days_overdue": max(late, 0),
-            "amount_due": format_money(invoice.amount_due, invoice.currency, writer.locale),
+            "amount_due": asked,
             "pay_url": outbox.link_mark(link.id), "pdf_url": outbox.pdf_mark(link.id)}
 
 

@@ -6,8 +6,9 @@ once) and names the ones it stops, with a reason in words. A payment recorded on
 before the check stops the reminder; one recorded after the relay took the message is too
 late for anybody.
 
-Card disputes (chargebacks) stop reminders on the invoice they took money from; commercial
-disputes and payment plans add their rules here when they land.
+Card disputes (chargebacks) stop reminders on the invoice they took money from; a commercial
+dispute over everything still open stops them until staff resolve it; payment plans add their
+rule here when they land.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from payments.collections.models import CollectionProfile, InvoiceChase, Promise
 from payments.db import among
+from payments.disputes.models import ACTIVE, REASONS, Dispute
 from payments.invoicing.models import Invoice
 from payments.ledger.models import LedgerEntry
 from payments.money import format_money
@@ -87,10 +89,25 @@ def _card_disputed(session: Session, facts: Facts) -> dict[int, str]:
             for iid, taken in rows if taken < 0}
 
 
+def _in_dispute(session: Session, facts: Facts) -> dict[int, str]:
+    # A commercial dispute covering all that is open: nothing is left to ask for until staff
+    # resolve it (a dispute over part of the invoice leaves the rest to remind about, and
+    # the reminder leaves the disputed amount out).
+    invoices = {i.id: i for i in facts.invoices}
+    found = session.execute(select(Dispute.invoice_id, Dispute.amount, Dispute.reason).where(
+        among(session, Dispute.invoice_id, list(invoices)), Dispute.status.in_(ACTIVE)))
+    return {iid: f"in dispute ({REASONS[reason].lower()}: "
+                 f"{format_money(amount, invoices[iid].currency)})"
+            for iid, amount, reason in found
+            if amount >= invoices[iid].total - invoices[iid].amount_paid
+            - invoices[iid].amount_pending}
+
+
 RULES: list[tuple[str, Rule]] = [
     ("settled", _settled),
     ("clearing", _clearing),
     ("card-dispute", _card_disputed),
+    ("dispute", _in_dispute),
     ("do-not-chase", _held),
     ("promise", _promised),
 ]

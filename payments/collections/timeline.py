@@ -2,7 +2,8 @@
 every contact collections made (emails with their text, letters, call tasks, escalations,
 with their status and why), calls and their outcomes, promises (made, then kept, broken or
 canceled), payments, and link events (staff rotating, revoking or emailing a link; the
-customer asking for a fresh one), with the collections settings staff changed.
+customer asking for a fresh one), with the collections settings staff changed, and disputes
+(raised, each message of their thread, and how they were resolved).
 
 Bounded: a page is the newest ``limit`` entries before a moment (the ``before`` cursor).
 Each source is asked for its own newest ``limit`` + 1 rows before it, and the rows are merged
@@ -22,6 +23,7 @@ from payments.collections import compose
 from payments.collections.log_models import CallLog, Contact
 from payments.collections.models import Promise
 from payments.console.models import CustomerNote
+from payments.disputes.models import REASONS, Dispute, DisputeMessage
 from payments.invoicing.models import Invoice
 from payments.ledger.models import Payment
 from payments.links.models import PayLink
@@ -45,7 +47,7 @@ SETTINGS_ACTIONS = {"collections.profile_save": "Collections settings changed",
 @dataclass(frozen=True)
 class Entry:
     """One thing that happened: ``kind`` is note, email, letter, call_task, escalation, call,
-    promise, payment, link or settings; ``actor`` None means the portal or the customer."""
+    promise, payment, link, settings or dispute; ``actor`` None means the portal or the customer."""
 
     at: datetime
     kind: str
@@ -191,7 +193,43 @@ def _fresh_links(session: Session, cid: int, before, limit: int,
                     f"Emailed to {email.to_address} ({email.status}).", None)
 
 
-SOURCES = (_notes, _contacts, _calls, _promises, _payments, _audited, _fresh_links)
+OUTCOME_WORDS = {"credited": "credited", "adjusted": "amount changed", "rejected": "rejected"}
+
+
+def _dispute_messages(session: Session, cid: int, before, limit: int,
+                      locale: str) -> Iterator[Entry]:
+    # Each message of the thread the customer sees: the first one is the dispute raised.
+    query = (select(DisputeMessage, Dispute, Invoice.number)
+             .join(Dispute, Dispute.id == DisputeMessage.dispute_id)
+             .join(Invoice, Invoice.id == Dispute.invoice_id).where(Dispute.customer_id == cid))
+    firsts = select(func.min(DisputeMessage.id)).group_by(DisputeMessage.dispute_id)
+    rows = session.execute(_newest(query, DisputeMessage.created_at, before, limit)).all()
+    first_ids = set(session.scalars(firsts.where(
+        DisputeMessage.id.in_([m.id for m, _d, _n in rows])))) if rows else set()
+    for message, dispute, number in rows:
+        if message.id in first_ids:
+            amount = format_money(dispute.amount, dispute.currency, locale)
+            title = (f"Customer disputed invoice {number}: {REASONS[dispute.reason]} "
+                     f"({amount})")
+        elif message.from_staff:
+            title = f"Reply to the customer on the dispute of invoice {number}"
+        else:
+            title = f"Customer wrote on the dispute of invoice {number}"
+        yield Entry(message.created_at, "dispute", title, message.body, message.author)
+
+
+def _dispute_outcomes(session: Session, cid: int, before, limit: int,
+                      _locale: str) -> Iterator[Entry]:
+    query = (select(Dispute, Invoice.number).join(Invoice, Invoice.id == Dispute.invoice_id)
+             .where(Dispute.customer_id == cid, Dispute.resolved_at.is_not(None)))
+    for dispute, number in session.execute(_newest(query, Dispute.resolved_at, before, limit)):
+        yield Entry(dispute.resolved_at, "dispute",
+                    f"Dispute of invoice {number} resolved: {OUTCOME_WORDS[dispute.outcome]}",
+                    dispute.outcome_note or "", dispute.resolved_by)
+
+
+SOURCES = (_notes, _contacts, _calls, _promises, _payments, _audited, _fresh_links,
+           _dispute_messages, _dispute_outcomes)
 
 
 def load(session: Session, customer_id: int, before: datetime | None = None,

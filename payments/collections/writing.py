@@ -25,6 +25,7 @@ from payments.collections.log_models import Contact, ContactItem
 from payments.collections.models import InvoiceChase
 from payments.collections.planner import Chased, Decision, Person, Planned
 from payments.db import among
+from payments.disputes import reads as dispute_reads
 from payments.invoicing.models import Invoice
 from payments.outbox import outbox
 
@@ -134,12 +135,14 @@ def _letters(session: Session, writer: compose.Writer, persons: Mapping[int, Per
     links, statements = compose.live_links(
         session, writer.links, [p.invoice_id for key in contacts for p in batch.acts[key]],
         sorted({cid for cid, _channel in contacts}))
+    disputed = dispute_reads.active_amounts(
+        session, [p.invoice_id for key in contacts for p in batch.acts[key]])
     updates, drafts = [], {}
     for (cid, channel), contact_id in contacts.items():
         planned = batch.acts[(cid, channel)]
         mine = sorted((invoices[p.invoice_id] for p in planned), key=lambda i: (i.due_date, i.id))
         letter = compose.write(writer, persons[cid], mine, planned, today[cid], words, links,
-                               statements[cid])
+                               statements[cid], disputed)
         updates.append({"c_id": contact_id, "c_subject": letter.subject,
                         "c_body": letter.text, "c_to": None, "c_email": None})
         if channel == "email":

@@ -2,9 +2,10 @@
 
 Full amount due, or, where the invoice allows it, a partial amount between its minimum and what
 is due minus what is already pending. While part of an invoice is in dispute, "full" is the
-undisputed rest (a short-pay), and a partial amount may not reach into the disputed part. Amounts a person types ("1,250.50") become exact minor
-units here; anything fractional, negative, too small for Stripe or too large is refused with a
-message the pay page can show next to the field.
+undisputed rest (a short-pay), and a partial amount may not reach into the disputed part.
+Amounts a person types ("1,250.50") become exact minor units here; anything fractional,
+negative, too small for Stripe or too large is refused with a message the pay page can show
+next to the field.
 """
 
 from __future__ import annotations

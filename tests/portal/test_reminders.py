@@ -330,3 +330,23 @@ def test_promises_settle_once_their_day_is_over_everywhere(app, db, api, monkeyp
     assert calls == [date(2027, 1, 14), date(2027, 1, 15)]
     with db.reader() as session:
         assert session.scalar(select(Promise.status)) == "broken"
+
+
+def test_a_reminder_leaves_the_disputed_amount_out_and_a_whole_dispute_stops_it(
+        smtp_app, api_key, tmp_path):
+    from payments.disputes import raising
+    from payments.disputes.attachments import AttachmentStore
+
+    app, received = smtp_app
+    api = Api(app.test_client(), api_key)
+    partial, whole = invoice(api, "INV-P", total=2500), invoice(api, "INV-W")
+    with app.extensions["portal.db"].transaction() as s:
+        for invoice_id, amount in ((partial, "5.00"), (whole, "")):
+            raising.raise_dispute(s, invoice_id, raising.Raise(reason="pricing", amount=amount),
+                                  AttachmentStore(tmp_path), [])
+    report = run(app, at(5))  # Tuesday: day +1 of both
+    text = received.received[0][1].get_body(preferencelist=("plain",)).get_content()
+    assert ("INV-P: $20.00 ($5.00 in dispute is left out while we look into it), due "
+            "2027-01-04") in text
+    assert "INV-W" not in text
+    assert report.stopped == 1

@@ -9,13 +9,15 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from payments.disputes import reads
 from payments.disputes.models import Dispute, DisputeAttachment, DisputeMessage
+from payments.invoicing.amounts import AmountError, check_amount
 from payments.invoicing.models import Invoice
-from tests.conftest import path_of
+from portal.customer import paying
+from tests.conftest import Api, path_of
 from tests.factories import invoice_body
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -76,16 +78,12 @@ def test_a_customer_disputes_a_line_and_sees_it_on_the_page(client, db, page, tm
 def test_the_undisputed_part_is_what_the_pay_form_takes(app_factory, db, api_key):
     client = app_factory(STRIPE_SECRET_KEY="sk_test_x",
                          STRIPE_API_BASE="http://127.0.0.1:9").test_client()
-    from tests.conftest import Api
     inv = Api(client, api_key).create()
     page = path_of(inv["pay_url"])
     raise_dispute(client, page, reason="damaged", line="2")  # Delivery, $5.00
     html = client.get(page).get_data(as_text=True)
     assert "Pay the undisputed $33.50" in html
     # Paying the whole invoice is refused on the server, whatever the browser sends.
-    from portal.customer import paying
-    from payments.disputes import reads
-    from payments.invoicing.amounts import AmountError, check_amount
     with db.transaction() as s:
         row = s.get(Invoice, inv["id"])
         payable = paying.payable(row, reads.active_amounts(s, [row.id])[row.id])
@@ -168,7 +166,6 @@ def test_the_forms_need_the_csrf_token(client, db, page):
 
 
 def test_disputes_are_rate_limited_per_address(app_factory, api_key, db):
-    from tests.conftest import Api
     client = app_factory(PORTAL_DISPUTE_RATE_LIMIT="2 per hour").test_client()
     page = path_of(Api(client, api_key).create()["pay_url"])
     statuses = [raise_dispute(client, page, reason="").status_code for _ in range(3)]
