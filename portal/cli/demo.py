@@ -27,7 +27,7 @@ from payments.migrate import upgrade
 from payments.staff import accounts, audit
 from payments.stripe.errors import StripeError
 from portal import create_app, database, reminders, tasks, urls
-from portal.cli import demo_console
+from portal.cli import demo_console, demo_disputes
 from portal.cli.demo_data import sample_invoices
 from stripe_sandbox import create_app as sandbox_app
 from stripe_sandbox.app import DEFAULT_PORT as SANDBOX_PORT
@@ -91,6 +91,7 @@ def demo(host: str, port: int, sandbox_port: int, seed_only: bool) -> None:
     with _quiet("werkzeug"):  # the seeding's hundred requests would bury the links
         try:
             console = demo_console.seed_console(app, sandbox, sandbox_url)
+            console.ran += filter(None, [demo_disputes.seed_dispute(app)])
         except (RuntimeError, StripeError) as exc:
             # The customer pages work without it: say what is missing and keep serving.
             click.secho(f"The staff console's sample payments were not all made: {exc}",

@@ -91,6 +91,7 @@ def test_portal_demo_seeds_the_console_and_prints_what_it_made(tmp_path, monkeyp
     assert first.exit_code == 0, first.output
     assert "INV-3005 (Northwind Traders): paid twice in two tabs" in first.output
     assert "/_sandbox/payment_intents/pi_" in first.output  # the debit to settle, by id
+    assert "INV-0990 (Globex Corporation): travel expenses disputed" in first.output
     db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
     try:
         state = _state(db)
