@@ -1,4 +1,4 @@
-"""Invoice, statement and credit note PDFs (WeasyPrint), with the pay link and its QR code on the page.
+"""Invoice, statement and credit note PDFs (WeasyPrint), with the pay link and its QR code.
 
 WeasyPrint only ever sees :class:`StaticOnlyFetcher`: it can load the package's own static files
 and the configured logo, nothing else (no ``file://``, no network), so invoice text from the ERP

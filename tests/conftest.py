@@ -22,7 +22,29 @@ from tests.factories import invoice_body
 pytest_plugins = ["tests.playwright_fixtures", "tests.staff_helpers", "tests.mailbox",
                   "tests.ledger_world"]
 
-PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+
+
+def _per_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (``test_gw0``…),
+    created on first use, so workers never truncate each other's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    server, _, name = url.rpartition("/")
+    name, _, query = name.partition("?")
+    own = f"{name}_{worker}"
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                               {"name": own}):
+                conn.execute(text(f'CREATE DATABASE "{own}"'))
+    finally:
+        engine.dispose()
+    return f"{server}/{own}" + (f"?{query}" if query else "")
+
+
+PG_URL = _per_worker(os.environ.get("PORTAL_TEST_DATABASE_URL"))
 LINK_KEY = "test-link-key-0123456789abcdef0123456789abcdef"
 
 

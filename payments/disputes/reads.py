@@ -26,6 +26,8 @@ from payments.disputes.models import (
     DisputeNote,
 )
 from payments.invoicing.models import Customer, Invoice
+from payments.ledger.models import LedgerEntry
+from payments.ledger.states import LedgerKind
 from payments.paging import Page, keyset
 
 QUEUE_FILTERS = ("active", "open", "under_review", "resolved", "all")
@@ -78,6 +80,14 @@ def for_invoice(session: Session, invoice_id: int, with_notes: bool = False) -> 
     disputes = list(session.scalars(select(Dispute).where(Dispute.invoice_id == invoice_id)
                                     .order_by(Dispute.id.desc())))
     return _threads(session, disputes, with_notes)
+
+
+def credited(session: Session, invoice_id: int) -> int:
+    """What credit notes and adjustments took off the invoice: part of its ``amount_paid``
+    that no one paid (the pages show it apart from the money)."""
+    return int(session.scalar(select(func.coalesce(func.sum(LedgerEntry.paid_delta), 0)).where(
+        LedgerEntry.invoice_id == invoice_id,
+        LedgerEntry.kind.in_((LedgerKind.CREDIT_NOTE, LedgerKind.ADJUSTMENT)))))
 
 
 def credit_notes(session: Session, invoice_id: int) -> list[CreditNote]:

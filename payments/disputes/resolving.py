@@ -59,6 +59,14 @@ def _text(text: str, what: str, field: str) -> str:
     return body
 
 
+def _optional(text: str | None) -> str:
+    body = (text or "").strip()
+    if len(body) > MAX_MESSAGE:
+        raise DisputeError(f"Keep it under {MAX_MESSAGE} characters",
+                           {"note": f"Keep it under {MAX_MESSAGE} characters"})
+    return body
+
+
 def _state(dispute: Dispute) -> dict:
     return {"status": dispute.status, "outcome": dispute.outcome, "amount": dispute.amount}
 
@@ -160,6 +168,7 @@ def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: st
     """Settle on a new amount due (an ``adjustment`` ledger entry for the difference) and/or
     a new due date."""
     dispute, invoice = _lock(session, dispute_id)
+    words = _optional(words)
     due_now = invoice.total - invoice.amount_paid
     target = due_now if not (new_amount or "").strip() else _money(invoice, new_amount,
                                                                    "amount_due")
@@ -172,7 +181,7 @@ def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: st
     if target == due_now and day in (None, invoice.due_date):
         raise DisputeError("Change the amount due, the due date, or both",
                            {"amount_due": "Change the amount due, the due date, or both"})
-    before = _resolve(session, actor, dispute, invoice, "adjusted", (words or "").strip(), day)
+    before = _resolve(session, actor, dispute, invoice, "adjusted", words, day)
     if target < due_now:
         ledger.write_off(session, invoice.id, due_now - target, f"dispute:{dispute.id}:adjusted",
                          f"dispute #{dispute.id} adjusted by {actor.label}")
@@ -188,6 +197,7 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     """Issue a numbered credit note: ``amount`` (empty: the chosen disputed lines, or the
     whole amount in dispute) less owed on the invoice, at most what is open."""
     dispute, invoice = _lock(session, dispute_id)
+    words = _optional(words)
     lines = {line.position: line for line in dispute.lines}
     if any(p not in lines for p in positions):
         raise DisputeError("Choose lines of this dispute", {"lines": "Choose lines of this "
@@ -203,13 +213,13 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     note = CreditNote(number=f"pending-{dispute.id}", invoice_id=invoice.id,
                       customer_id=invoice.customer_id, dispute_id=dispute.id,
                       currency=invoice.currency, amount=value, created_by=actor.label,
-                      reason=(words or "").strip() or f"Dispute #{dispute.id}",
+                      reason=words or f"Dispute #{dispute.id}",
                       lines=[{"description": line.description, "amount": line.amount}
                              for line in chosen])
     session.add(note)
     session.flush()
     note.number = f"CN-{note.id:06d}"  # numbered by its row: unique and never reused
-    before = _resolve(session, actor, dispute, invoice, "credited", (words or "").strip(), None)
+    before = _resolve(session, actor, dispute, invoice, "credited", words, None)
     ledger.credit(session, invoice.id, value, f"creditnote:{note.id}",
                   f"credit note {note.number} for dispute #{dispute.id}")
     session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)

@@ -201,9 +201,11 @@ def refresh_balances(session: Session, invoice_ids: set[int]) -> None:
         return
     session.flush()
     for invoice_id, paid, pending in _sums(session, invoice_ids):
+        # int(): PostgreSQL's SUM of BIGINT is NUMERIC, and "fetch" puts it on the object.
         session.execute(
             update(Invoice).where(Invoice.id == invoice_id)
-            .values(amount_paid=paid, amount_pending=pending, revision=Invoice.revision + 1)
+            .values(amount_paid=int(paid), amount_pending=int(pending),
+                    revision=Invoice.revision + 1)
             .execution_options(synchronize_session="fetch")
         )
 

@@ -31,4 +31,4 @@ def _authenticate():
     return response, status
 
 
-from portal.api import invoices, openapi, payments  # noqa: E402,F401  (registers the routes)
+from portal.api import disputes, invoices, openapi, payments  # noqa: E402,F401  (registers the routes)

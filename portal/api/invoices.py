@@ -71,6 +71,8 @@ def list_invoices():
         today = datetime.now(UTC).date()
         query = query.where(or_(*(status_clause(s, today) for s in wanted)))
     if customer := request.args.get("customer"):
+        if "\x00" in customer:  # PostgreSQL refuses NUL in text: it would be a 500
+            errors["customer"] = "must not contain NUL characters"
         query = query.join(Customer).where(Customer.external_id == customer)
     after, limit = paging.position(errors)
     if errors:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -111,6 +111,126 @@ class PaymentList(_Out):
     """One page of payments; pass ``next_cursor`` as ``cursor`` for the next page."""
 
     data: list[PaymentOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class InvoiceRef(_Out):
+    """The invoice a dispute or credit note is about."""
+
+    id: int
+    external_id: str
+    number: str
+
+
+class CustomerRef(_Out):
+    """The customer a dispute or credit note belongs to."""
+
+    id: int
+    external_id: str
+    name: str
+
+
+class DisputeLineOut(_Out):
+    """An invoice line the customer disputes, as it read when the dispute was raised."""
+
+    position: int
+    description: str
+    amount: int
+
+
+class DisputeMessageOut(_Out):
+    """A message of the thread the customer sees (``author``: the staff member, or null for
+    the customer). Staff's internal notes are never in the API."""
+
+    id: int
+    from_: Literal["customer", "staff"] = Field(alias="from")
+    author: str | None
+    body: str
+    created_at: datetime
+
+
+class AttachmentOut(_Out):
+    """A file the customer sent: its metadata only (the file itself stays in the portal)."""
+
+    id: int
+    filename: str
+    content_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int
+    sha256: str
+
+
+class ResolutionOut(_Out):
+    """How staff resolved a dispute: ``credit_note_id`` for a credit, ``new_amount_due`` for
+    an adjustment, ``new_due_date`` when the due date moved."""
+
+    outcome_note: str | None
+    new_due_date: date | None
+    new_amount_due: int | None
+    credit_note_id: int | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class DisputeOut(_Out):
+    """A customer's dispute of (lines of) one invoice, its thread, and its resolution (null
+    until resolved). ``amount`` is what is in dispute, in minor units."""
+
+    id: int
+    status: Literal["open", "under_review", "resolved"]
+    outcome: Literal["credited", "adjusted", "rejected"] | None
+    reason: Literal["pricing", "quantity", "damaged", "not_received", "duplicate",
+                    "already_paid", "tax", "other"]
+    reason_text: str
+    currency: str
+    amount: int
+    invoice: InvoiceRef
+    customer: CustomerRef
+    lines: list[DisputeLineOut]
+    messages: list[DisputeMessageOut]
+    attachments: list[AttachmentOut]
+    resolution: ResolutionOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DisputeList(_Out):
+    """One page of disputes; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[DisputeOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class CreditNoteLineOut(_Out):
+    """A line of a credit note."""
+
+    description: str
+    amount: int
+
+
+class CreditNoteOut(_Out):
+    """A numbered credit against one invoice (``amount`` in minor units lowers what is owed
+    on it); ``pdf_url`` needs the API key like every other endpoint."""
+
+    id: int
+    number: str
+    currency: str
+    amount: int
+    reason: str
+    lines: list[CreditNoteLineOut]
+    invoice: InvoiceRef
+    customer: CustomerRef
+    dispute_id: int | None
+    created_at: datetime
+    created_by: str
+    pdf_url: str
+
+
+class CreditNoteList(_Out):
+    """One page of credit notes; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[CreditNoteOut]
     has_more: bool
     next_cursor: str | None
 

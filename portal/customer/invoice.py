@@ -19,11 +19,14 @@ from portal.customer.renew import renew_invoice_link
 def render_page(token: str, view, status: int = 200, **extra):
     """The invoice page for a resolved ``view``, with its disputes (one more indexed query,
     and a few when there are any); ``extra`` carries a form's errors and typed values."""
-    threads = reads.for_invoice(database.session(), view.id)
+    session = database.session()
+    threads = reads.for_invoice(session, view.id)
     disputed = next((t.dispute.amount for t in threads if t.dispute.active), 0)
+    # Credits and adjustments come with disputes; "paid" then shows the money alone.
+    credited = reads.credited(session, view.id) if threads else 0
     return render_template("invoice.html", inv=view, token=token, pay_url=urls.pay_url(token),
-                           threads=threads, disputed=disputed, reasons=REASONS,
-                           **extra), status
+                           threads=threads, disputed=disputed, credited=credited,
+                           reasons=REASONS, **extra), status
 
 
 @bp.get("/i/<token>")

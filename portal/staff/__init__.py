@@ -4,8 +4,9 @@ Every route states the least role it needs (:func:`portal.staff.roles.require_ro
 forgets is refused for everyone (the blueprint fails closed), and a test walks the URL map. One
 module per concern: ``session`` (Flask-Login wiring), ``roles``, ``auth`` (login and logout),
 ``dashboard``, ``users``, ``apikeys``, ``audit_log``, ``confirmations`` (the payments to confirm and
-the ERP export), ``exceptions`` (the exceptions queue and its actions), ``background`` (the task
-queue and failed events), ``my_sessions`` (one's own signed-in sessions).
+the ERP export), ``exceptions`` (the exceptions queue and its actions), ``disputes`` (the
+customers' commercial disputes and their resolutions), ``background`` (the task queue and failed
+events), ``my_sessions`` (one's own signed-in sessions).
 """
 
 from flask import Blueprint
@@ -21,6 +22,7 @@ from portal.staff import (  # noqa: E402,F401  (routes)
     confirmations,
     customers,
     dashboard,
+    disputes,
     exceptions,
     invoices,
     my_sessions,

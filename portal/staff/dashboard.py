@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from payments.collections import trends
 from payments.console import kpis
+from payments.disputes import reads as dispute_reads
 from payments.money import format_money
 from portal import database
 from portal.staff import bp, charts
@@ -157,5 +158,6 @@ def dashboard(error: str | None = None, status: int = 200):
             days=current_app.config["PORTAL_TREND_WARN_DAYS"]),
         bucket_labels=charts.BUCKET_LABELS, pending_definition=PENDING_DEFINITION,
         queues_definition=QUEUES_DEFINITION,
+        disputes_waiting=dispute_reads.count_active(database.session()),  # live, like the queues
     ), status
 

@@ -1,6 +1,6 @@
 """``/staff/invoices``: find an invoice, and see everything about it on one page: lines,
-ledger, payments, Stripe events, exceptions, the customer's latest notes, and its pay link
-(state, copy; clerks revoke, rotate, or email it to the customer)."""
+ledger, payments, Stripe events, exceptions, disputes and credit notes, the customer's latest
+notes, and its pay link (state, copy; clerks revoke, rotate, or email it to the customer)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import abort, current_app, render_template, request, url_for
 
 from payments.collections.models import InvoiceChase
 from payments.console import invoice_page, lists
+from payments.disputes import reads as dispute_reads
 from payments.invoicing.models import Customer
 from payments.links import admin
 from payments.outbox import outbox
@@ -63,12 +64,14 @@ def invoice(invoice_id: int, error: str | None = None, status: int = 200):
         abort(404)
     link = detail.link
     target = admin.Target("invoice", invoice_id)
+    tx = database.session()
     return render_template(
         "staff/invoice.html", d=detail, inv=detail.invoice, error=error,
         link_url=paylinks.url_of(target, link.token) if link.token else None,
-        last_email=outbox.latest(database.session(), invoice_id=invoice_id),
-        exception_url=_exception_url(),
-        chase=database.session().get(InvoiceChase, invoice_id)), status
+        last_email=outbox.latest(tx, invoice_id=invoice_id),
+        exception_url=_exception_url(), chase=tx.get(InvoiceChase, invoice_id),
+        disputes=[t.dispute for t in dispute_reads.for_invoice(tx, invoice_id)],
+        credit_notes=dispute_reads.credit_notes(tx, invoice_id)), status
 
 
 def _exception_url():

@@ -113,6 +113,8 @@ def test_dispute_two_lines_pay_the_rest_credit_one_pay_the_remainder(
     assert "Resolved: credited" in text
     assert "We issued credit note CN-000001 for $5.00" in text
     assert "Delivery was late: we credit it." in text
+    assert "Credit notes and adjustments $5.00" in " ".join(text.split())
+    assert "Amount paid $20.00" in " ".join(text.split())  # money, apart from the credit
     with customer_page.expect_download() as download:
         customer_page.click("text=Download credit note CN-000001 (PDF)")
     assert download.value.suggested_filename == "credit-note-CN-000001.pdf"

@@ -17,14 +17,18 @@ from schemathesis.generation import GenerationMode
 from werkzeug.serving import make_server
 
 from tests.conftest import Api
+from tests.portal.api.test_disputes_api import seed_disputes
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def served(app, api_key):
-    """The app on a local port, with an invoice in it; yields its base URL."""
-    Api(app.test_client(), api_key).create()
+def served(app, api_key, db, tmp_path):
+    """The app on a local port, with an invoice, disputes and a credit note in it; yields its
+    base URL."""
+    api = Api(app.test_client(), api_key)
+    api.create()
+    seed_disputes(api, db, tmp_path)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -47,7 +51,7 @@ def test_no_input_gets_a_5xx_or_an_undocumented_answer(served, api_key, mode):
     # fields, out-of-range values), which must get a documented 4xx in the error envelope.
     schema = schemathesis.openapi.from_url(f"{served}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 6  # every operation of the document, not a lucky few
+    assert len(operations) >= 11  # every operation of the document, not a lucky few
     auth = {"Authorization": f"Bearer {api_key}"}
     for operation in operations:
 

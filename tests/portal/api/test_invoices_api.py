@@ -637,3 +637,10 @@ def test_after_rotation_the_api_hands_out_the_new_link(api):
     new = api.post(f"/invoices/{inv['id']}/link").get_json()
     assert api.get(f"/invoices/{inv['id']}").get_json()["pay_url"] == new["pay_url"]
     assert api.create()["pay_url"] == new["pay_url"]  # re-pushing the same body keeps it
+
+
+def test_a_nul_in_the_customer_filter_is_a_422_not_a_500(api):
+    response = api.get("/invoices?customer=a%00b")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {
+        "customer": "must not contain NUL characters"}
