@@ -17,11 +17,13 @@ demo: $(STAMP)
 	$(VENV)/bin/portal demo
 
 # Branch coverage of the core and the portal is printed (files not fully covered, and the total);
-# there is no threshold to game.
+# there is no threshold to game. Two workers (pytest-xdist), a test file each at a time: every
+# test has its own SQLite file, and each worker its own PostgreSQL database (tests/conftest.py).
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest --cov=payments --cov=portal --cov-branch --cov-report=term:skip-covered \
-		$(PYTEST_ARGS)
+		$(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@scripts/system-deps --bench

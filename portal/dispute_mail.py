@@ -18,6 +18,7 @@ OUTCOME_WORDS = {
     "credited": "We agree, and have issued credit note {credit_note} for {credited}.",
     "adjusted": "We have changed what is owed on the invoice.",
     "rejected": "We have reviewed it and cannot accept the dispute, for this reason:",
+    "voided": "We have cancelled the invoice.",
 }
 
 

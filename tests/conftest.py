@@ -91,10 +91,23 @@ def database_url(migrated: str, tmp_path: Path) -> Iterator[str]:
         return
     yield PG_URL
     engine = make_engine(PG_URL)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty_postgres(conn)
     engine.dispose()
+
+
+def _empty_postgres(conn) -> None:
+    """Empty the tables a test wrote to and restart the sequences it used. Only those: a
+    TRUNCATE of every table costs PostgreSQL a new file for each, a third of a second per
+    test, when a test touches a handful."""
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    probe = " UNION ALL ".join(f"(SELECT '{t}' FROM {t} LIMIT 1)" for t in tables)
+    used = list(conn.scalars(text(probe)))
+    if used:
+        conn.execute(text(f"TRUNCATE {', '.join(used)} CASCADE"))
+    for sequence in conn.scalars(text("SELECT sequencename FROM pg_sequences WHERE "
+                                      "schemaname = 'public' AND last_value IS NOT NULL")):
+        conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 def app_config(database_url: str, tmp_path: Path, **extra) -> dict:

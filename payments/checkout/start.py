@@ -149,6 +149,16 @@ def expire_superseded(session_factory, gateway: StripeGateway,
                 .values(status=AttemptStatus.EXPIRED))
 
 
+def open_sessions(session: Session, invoice_id: int) -> list[tuple[str, str]]:
+    """(reference, Checkout Session id) of the open attempts that would pay ``invoice_id``:
+    what to expire when what may be paid on it changes (a dispute raised)."""
+    return [(reference, session_id) for reference, session_id in session.execute(
+        select(PaymentAttempt.reference, PaymentAttempt.checkout_session_id)
+        .join(Allocation, Allocation.attempt_id == PaymentAttempt.id)
+        .where(Allocation.invoice_id == invoice_id, PaymentAttempt.status == AttemptStatus.OPEN,
+               PaymentAttempt.checkout_session_id.is_not(None)))]
+
+
 def line_label(invoice: Invoice, amount: int) -> str:
     """How an invoice appears on the Checkout page."""
     part = "" if amount >= invoice.total - invoice.amount_paid - invoice.amount_pending else \

@@ -193,7 +193,8 @@ def _fresh_links(session: Session, cid: int, before, limit: int,
                     f"Emailed to {email.to_address} ({email.status}).", None)
 
 
-OUTCOME_WORDS = {"credited": "credited", "adjusted": "amount changed", "rejected": "rejected"}
+OUTCOME_WORDS = {"credited": "credited", "adjusted": "amount changed", "rejected": "rejected",
+                 "voided": "the invoice was voided"}
 
 
 def _dispute_messages(session: Session, cid: int, before, limit: int,
@@ -205,7 +206,7 @@ def _dispute_messages(session: Session, cid: int, before, limit: int,
     firsts = select(func.min(DisputeMessage.id)).group_by(DisputeMessage.dispute_id)
     rows = session.execute(_newest(query, DisputeMessage.created_at, before, limit)).all()
     first_ids = set(session.scalars(firsts.where(
-        DisputeMessage.id.in_([m.id for m, _d, _n in rows])))) if rows else set()
+        DisputeMessage.dispute_id.in_({d.id for _m, d, _n in rows})))) if rows else set()
     for message, dispute, number in rows:
         if message.id in first_ids:
             amount = format_money(dispute.amount, dispute.currency, locale)

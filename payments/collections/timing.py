@@ -26,6 +26,7 @@ from sqlalchemy.sql import Subquery
 from payments.console.customer_page import days_from
 from payments.invoicing.models import Invoice
 from payments.ledger.models import LedgerEntry
+from payments.ledger.states import LedgerKind
 
 WINDOW = 12
 MINIMUM = 3
@@ -122,8 +123,11 @@ def paid_dates(customer_ids: Sequence[int] | None = None) -> Subquery:
     console's paid date)."""
     running = func.sum(LedgerEntry.paid_delta).over(partition_by=LedgerEntry.invoice_id,
                                                     order_by=LedgerEntry.id)
+    # A credit note settles a dispute, not a payment: an invoice it closed was never paid in
+    # full, and says nothing of when the customer pays.
     scope = [Invoice.voided_at.is_(None), Invoice.amount_paid >= Invoice.total,
-             Invoice.total > 0, LedgerEntry.paid_delta != 0]
+             Invoice.total > 0, LedgerEntry.paid_delta != 0,
+             LedgerEntry.kind != LedgerKind.CREDIT_NOTE]
     if customer_ids is not None:
         scope.append(Invoice.customer_id.in_(customer_ids))
     steps = (select(LedgerEntry.invoice_id, LedgerEntry.created_at, LedgerEntry.paid_delta,

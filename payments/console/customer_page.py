@@ -20,6 +20,7 @@ from payments.console import notes
 from payments.invoicing.models import Customer, Invoice
 from payments.invoicing.status import status_of
 from payments.ledger.models import LedgerEntry, Payment
+from payments.ledger.states import LedgerKind
 from payments.links import admin, tokens
 
 MAX_OPEN = 200
@@ -86,7 +87,8 @@ def paying_habits(session: Session, customer_id: int) -> PayingHabits:
                     running.label("running"), Invoice.total)
              .join(Invoice, Invoice.id == LedgerEntry.invoice_id)
              .where(Invoice.customer_id == customer_id, Invoice.voided_at.is_(None),
-                    Invoice.amount_paid >= Invoice.total, LedgerEntry.paid_delta != 0)
+                    Invoice.amount_paid >= Invoice.total, LedgerEntry.paid_delta != 0,
+                    LedgerEntry.kind != LedgerKind.CREDIT_NOTE)  # as timing.paid_dates
              .subquery("steps"))
     crossed = and_(steps.c.running >= steps.c.total,
                    steps.c.running - steps.c.paid_delta < steps.c.total)

@@ -43,7 +43,7 @@ REASONS = {
 }
 STATUSES = ("open", "under_review", "resolved")
 ACTIVE = ("open", "under_review")
-OUTCOMES = ("credited", "adjusted", "rejected")
+OUTCOMES = ("credited", "adjusted", "rejected", "voided")  # voided: the ERP cancelled it
 _ACTIVE_SQL = "status IN ('open', 'under_review')"
 
 

@@ -9,10 +9,12 @@ after every check passed; the caller removes them (``written``) if the transacti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payments.clock import utcnow
 from payments.disputes.attachments import AttachmentError, AttachmentStore, Upload, check
 from payments.disputes.models import (
     ACTIVE,
@@ -24,9 +26,10 @@ from payments.disputes.models import (
 )
 from payments.invoicing.amounts import AmountError, parse_amount
 from payments.invoicing.models import Invoice
-from payments.money import format_money
+from payments.money import exponent, format_money
 
 MAX_MESSAGE = 4000
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 class DisputeError(ValueError):
@@ -105,7 +108,21 @@ def add_message(session: Session, dispute_id: int, invoice_id: int, text: str,
     checked = _files(files, errors)
     if errors:
         raise DisputeError(next(iter(errors.values())), errors)
+    if not checked and (again := repeated(session, dispute.id, False, body)) is not None:
+        return again
     return _post(session, dispute, body, checked, store, written)
+
+
+def repeated(session: Session, dispute_id: int, from_staff: bool,
+             body: str) -> DisputeMessage | None:
+    """The thread's last message when it is this very one, sent again within
+    :data:`REPEAT_WINDOW` (a double click, a reload that re-posts): post it once."""
+    last = session.scalar(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute_id)
+                          .order_by(DisputeMessage.id.desc()).limit(1))
+    if (last is not None and last.from_staff == from_staff and last.body == body
+            and utcnow() - last.created_at < REPEAT_WINDOW):
+        return last
+    return None
 
 
 def _disputable(session: Session, invoice: Invoice | None) -> None:
@@ -134,8 +151,11 @@ def _message(text: str, required: bool, errors: dict[str, str]) -> str:
 
 def _amount(invoice: Invoice, typed: str, lines_total: int, errors: dict[str, str]) -> int:
     open_now = open_amount(invoice)
+    # Stripe takes three-decimal currencies in whole hundredths: the rest must stay payable.
+    step = 10 if exponent(invoice.currency) == 3 else 1
     if not (typed or "").strip():
-        return min(lines_total, open_now) if lines_total else open_now
+        default = min(lines_total, open_now) if lines_total else open_now
+        return max(default - default % step, step) if default != open_now else default
     try:
         amount = parse_amount(typed, invoice.currency)
     except AmountError as exc:
@@ -146,6 +166,8 @@ def _amount(invoice: Invoice, typed: str, lines_total: int, errors: dict[str, st
     elif amount > open_now:
         errors["amount"] = (f"The amount in dispute cannot be more than the "
                             f"{format_money(open_now, invoice.currency)} still open")
+    elif amount % step and amount != open_now:
+        errors["amount"] = f"{invoice.currency} amounts in dispute must end in 0"
     return amount
 
 

@@ -1,8 +1,9 @@
 """What the pages show of disputes: the amounts in dispute (pay rules, statement, reminders),
 an invoice's disputes for its customer, the staff queue and one dispute in full.
 
-The customer's view reads ``dispute_messages`` and attachment names only; internal notes
-(``dispute_notes``) and stored file names are never loaded for it.
+The customer's view reads ``dispute_messages`` and its attachments' rows (the page shows their
+names only; the files themselves are served to staff alone); internal notes
+(``dispute_notes``) are never loaded for it.
 """
 
 from __future__ import annotations

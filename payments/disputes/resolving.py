@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payments.clock import utcnow
-from payments.disputes.models import CreditNote, Dispute, DisputeMessage, DisputeNote
-from payments.disputes.raising import MAX_MESSAGE, DisputeError, open_amount
+from payments.disputes.models import ACTIVE, CreditNote, Dispute, DisputeMessage, DisputeNote
+from payments.disputes.raising import MAX_MESSAGE, DisputeError, open_amount, repeated
 from payments.invoicing.amounts import AmountError, parse_amount
 from payments.invoicing.models import Invoice
 from payments.ledger import ledger
@@ -46,7 +47,18 @@ def _lock(session: Session, dispute_id: int, active: bool = True) -> tuple[Dispu
         raise DisputeError(f"This dispute was already resolved ({dispute.outcome}).")
     ledger.lock_invoices(session, {dispute.invoice_id})
     invoice = session.get(Invoice, dispute.invoice_id, populate_existing=True)
+    if active and invoice.voided_at is not None:
+        raise DisputeError("The invoice was voided: nothing is owed on it.")
     return dispute, invoice
+
+
+def _within(dispute: Dispute, reduction: int, invoice: Invoice, beyond: bool) -> None:
+    """A clerk takes off at most the amount in dispute (more is an admin's decision, as the
+    exceptions queue caps write-offs)."""
+    if reduction > dispute.amount and not beyond:
+        message = (f"At most the {format_money(dispute.amount, invoice.currency)} in dispute "
+                   "can be taken off by a clerk; ask an admin for more")
+        raise DisputeError(message, {"amount": message})
 
 
 def _text(text: str, what: str, field: str) -> str:
@@ -75,6 +87,8 @@ def reply(session: Session, actor: audit.Actor, dispute_id: int, text: str) -> D
     """A reply the customer sees (and is emailed); an open dispute is now under review."""
     dispute, _invoice = _lock(session, dispute_id)
     body = _text(text, "a reply", "body")
+    if (again := repeated(session, dispute.id, True, body)) is not None:
+        return again  # a double submit: the reply (and its email) exist once
     before = _state(dispute)
     dispute.status = "under_review"
     message = DisputeMessage(dispute_id=dispute.id, from_staff=True, author=actor.label,
@@ -164,9 +178,9 @@ def reject(session: Session, actor: audit.Actor, dispute_id: int, reason: str,
 
 
 def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: str,
-           new_due: str, words: str, today: date) -> Resolution:
+           new_due: str, words: str, today: date, beyond: bool = False) -> Resolution:
     """Settle on a new amount due (an ``adjustment`` ledger entry for the difference) and/or
-    a new due date."""
+    a new due date; ``beyond`` lets the reduction exceed the amount in dispute (admins)."""
     dispute, invoice = _lock(session, dispute_id)
     words = _optional(words)
     due_now = invoice.total - invoice.amount_paid
@@ -182,20 +196,22 @@ def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: st
         raise DisputeError("Change the amount due, the due date, or both",
                            {"amount_due": "Change the amount due, the due date, or both"})
     before = _resolve(session, actor, dispute, invoice, "adjusted", words, day)
+    _within(dispute, due_now - target, invoice, beyond)
     if target < due_now:
         ledger.write_off(session, invoice.id, due_now - target, f"dispute:{dispute.id}:adjusted",
                          f"dispute #{dispute.id} adjusted by {actor.label}")
         session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)
-    dispute.new_amount_due = target
+    dispute.new_amount_due = target if target < due_now else None
     audit.record(session, actor, "dispute.adjust", ("dispute", dispute.id), before,
                  _after(dispute, invoice))
     return Resolution(dispute, invoice)
 
 
 def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tuple[int, ...],
-           amount: str, words: str) -> Resolution:
+           amount: str, words: str, beyond: bool = False) -> Resolution:
     """Issue a numbered credit note: ``amount`` (empty: the chosen disputed lines, or the
-    whole amount in dispute) less owed on the invoice, at most what is open."""
+    whole amount in dispute) less owed on the invoice, at most what is open (and, unless
+    ``beyond``, at most the amount in dispute)."""
     dispute, invoice = _lock(session, dispute_id)
     words = _optional(words)
     lines = {line.position: line for line in dispute.lines}
@@ -210,6 +226,7 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
         message = (f"A credit must be more than nothing and at most the "
                    f"{format_money(most, invoice.currency)} still open")
         raise DisputeError(message, {"amount": message})
+    _within(dispute, value, invoice, beyond)
     note = CreditNote(number=f"pending-{dispute.id}", invoice_id=invoice.id,
                       customer_id=invoice.customer_id, dispute_id=dispute.id,
                       currency=invoice.currency, amount=value, created_by=actor.label,
@@ -226,3 +243,18 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     audit.record(session, actor, "dispute.credit", ("dispute", dispute.id), before,
                  _after(dispute, invoice, credit_note=note.number, credited=value))
     return Resolution(dispute, invoice, note)
+
+
+def close_on_void(session: Session, actor: audit.Actor, invoice_id: int) -> Dispute | None:
+    """The invoice was voided (the ERP cancelled it): its active dispute is resolved as
+    ``voided``, audited; the caller tells the customer. None when there was none."""
+    dispute = session.scalar(select(Dispute).where(Dispute.invoice_id == invoice_id,
+                                                   Dispute.status.in_(ACTIVE))
+                             .with_for_update())
+    if dispute is None:
+        return None
+    invoice = session.get(Invoice, invoice_id)
+    before = _resolve(session, actor, dispute, invoice, "voided", "", None)
+    audit.record(session, actor, "dispute.voided", ("dispute", dispute.id), before,
+                 _after(dispute, invoice))
+    return dispute

@@ -8,16 +8,20 @@ from flask import current_app, jsonify, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from payments.disputes import resolving
 from payments.invoicing.models import Customer, Invoice
 from payments.invoicing.schemas import parse_invoice
 from payments.invoicing.status import STATUSES, status_clause
 from payments.invoicing.upsert import Conflict, upsert_invoice, void_invoice
 from payments.links import tokens
 from payments.paging import keyset
-from portal import database
+from payments.staff import audit
+from portal import database, dispute_mail, tasks
 from portal.api import bp, paging
 from portal.api.serialize import invoices_json
 from portal.errors import api_error
+
+API_ACTOR = audit.Actor(None, "api")  # the ERP, through its API key
 
 
 def _policy():
@@ -85,7 +89,9 @@ def list_invoices():
 
 @bp.post("/invoices/<id:invoice_id>/void")
 def void(invoice_id: int):
-    """Void an invoice (idempotent); 409 once money has moved on it."""
+    """Void an invoice (idempotent); 409 once money has moved on it. A dispute still open on
+    it is resolved as voided, and the customer told."""
+    email_id = None
     with database.db().transaction() as session:
         invoice = _find(session, invoice_id, lock=True)
         if invoice is None:
@@ -94,7 +100,12 @@ def void(invoice_id: int):
             void_invoice(session, invoice)
         except Conflict as exc:
             return api_error(409, str(exc))
-        return jsonify(_one(session, invoice))
+        closed = resolving.close_on_void(session, API_ACTOR, invoice.id)
+        if closed is not None:
+            email_id = dispute_mail.queue_outcome(session, invoice, closed, None)
+        body = _one(session, invoice)
+    tasks.enqueue_email(current_app, email_id)
+    return jsonify(body)
 
 
 @bp.post("/invoices/<id:invoice_id>/link")

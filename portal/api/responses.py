@@ -178,7 +178,7 @@ class DisputeOut(_Out):
 
     id: int
     status: Literal["open", "under_review", "resolved"]
-    outcome: Literal["credited", "adjusted", "rejected"] | None
+    outcome: Literal["credited", "adjusted", "rejected", "voided"] | None
     reason: Literal["pricing", "quantity", "damaged", "not_received", "duplicate",
                     "already_paid", "tax", "other"]
     reason_text: str

@@ -13,10 +13,12 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, redirect, request, url_for
 from sqlalchemy import select
 
+from payments.checkout import start as checkout
 from payments.disputes import raising
 from payments.disputes.attachments import MAX_BYTES, MAX_FILES, AttachmentStore, Upload
 from payments.disputes.models import CreditNote
 from payments.invoicing.models import Customer, Invoice
+from payments.stripe.errors import StripeError
 from portal import database, pdf
 from portal.customer import bp
 from portal.customer.common import pdf_response, resolved_link, token_lookup
@@ -79,6 +81,7 @@ def dispute_raise(token: str):
                                                                written))
     except raising.DisputeError as exc:
         return _again(token, exc, "dispute")
+    _expire_checkouts(row["id"])
     return redirect(url_for("customer.invoice_page", token=token, raised=1,
                             _anchor="dispute"), 303)
 
@@ -99,6 +102,18 @@ def dispute_message(token: str, dispute_id: int):
         return _again(token, exc, "thread")
     return redirect(url_for("customer.invoice_page", token=token, sent=1,
                             _anchor="dispute"), 303)
+
+
+def _expire_checkouts(invoice_id: int) -> None:
+    """A Checkout opened before the dispute would still take the disputed part: expire it
+    (the next press of Pay opens one for the undisputed rest). Best effort: one that is paid
+    anyway lands as money on the invoice, and a later credit finds the overpayment."""
+    gateway = current_app.extensions.get("portal.stripe")
+    found = checkout.open_sessions(database.session(), invoice_id) if gateway else []
+    try:
+        checkout.expire_superseded(database.db().writer, gateway, found)
+    except StripeError:
+        current_app.logger.warning("could not expire the Checkout of a disputed invoice")
 
 
 def _again(token: str, exc: raising.DisputeError, form: str):

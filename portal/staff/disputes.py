@@ -24,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from payments.disputes import reads, resolving
@@ -41,7 +42,8 @@ from portal.staff.invoices import today
 from portal.staff.roles import require_role
 
 PAGE_SIZE = 50
-OUTCOME_LABELS = {"credited": "credit note", "adjusted": "adjusted", "rejected": "rejected"}
+OUTCOME_LABELS = {"credited": "credit note", "adjusted": "adjusted", "rejected": "rejected",
+                  "voided": "invoice voided"}
 
 # What the page says after each action (POST-redirect-GET).
 NOTICES = {
@@ -183,7 +185,8 @@ def dispute_credit(dispute_id: int):
     in dispute; the invoice owes that much less, and the customer is emailed."""
     def work(tx: Session, actor: audit.Actor):
         done = resolving.credit(tx, actor, dispute_id, _positions(),
-                                request.form.get("amount", "")[:40], _field("note"))
+                                request.form.get("amount", "")[:40], _field("note"),
+                                beyond=current_user.has_role("admin"))
         return _outcome(tx, done, NOTICES["credit"].format(number=done.credit_note.number))
 
     return _act(dispute_id, work)
@@ -195,7 +198,8 @@ def dispute_adjust(dispute_id: int):
     """Resolve with a new amount due and/or due date; the customer is emailed."""
     def work(tx: Session, actor: audit.Actor):
         done = resolving.adjust(tx, actor, dispute_id, request.form.get("amount_due", "")[:40],
-                                request.form.get("due_date", "")[:20], _field("note"), today())
+                                request.form.get("due_date", "")[:20], _field("note"), today(),
+                                beyond=current_user.has_role("admin"))
         return _outcome(tx, done, NOTICES["adjust"])
 
     return _act(dispute_id, work)

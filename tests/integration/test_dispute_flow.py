@@ -16,6 +16,7 @@ from sqlalchemy import select
 from payments.disputes.models import Dispute
 from payments.ledger import ledger
 from payments.outbox.models import OutboxEmail
+from tests.integration.conftest import session_id
 from tests.staff_helpers import PASSWORD, make_staff
 
 CLERK = "clerk@acme.example"
@@ -125,3 +126,16 @@ def test_dispute_two_lines_pay_the_rest_credit_one_pay_the_remainder(
     with stack.app.extensions["portal.db"].reader() as session:
         kinds = set(session.scalars(select(OutboxEmail.kind)))
     assert "dispute" in kinds  # the outcome went to the customer's address
+
+
+def test_a_checkout_opened_before_the_dispute_can_no_longer_be_paid(stack, customer):
+    inv = stack.create_invoice(**LINES)
+    opened = session_id(customer.pay(inv["pay_url"]).headers["Location"])  # full $35.00
+    raised = customer.submit(inv["pay_url"], inv["pay_url"] + "/dispute", reason="pricing",
+                             line="2")
+    assert raised.status_code == 303
+    assert stack.sandbox.client.v1.checkout.sessions.retrieve(opened).status == "expired"
+    again = customer.pay(inv["pay_url"])  # Pay now opens a Checkout for the rest
+    fresh = stack.sandbox.client.v1.checkout.sessions.retrieve(
+        session_id(again.headers["Location"]))
+    assert (fresh.id != opened, fresh.amount_total) == (True, 2500)

@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_by', sa.String(length=320), nullable=True),
     sa.CheckConstraint("(status = 'resolved') = (outcome IS NOT NULL)", name='resolved_has_outcome'),
-    sa.CheckConstraint("outcome IS NULL OR outcome IN ('credited', 'adjusted', 'rejected')", name='outcome_known'),
+    sa.CheckConstraint("outcome IS NULL OR outcome IN ('credited', 'adjusted', 'rejected', 'voided')", name='outcome_known'),
     sa.CheckConstraint("reason IN ('pricing', 'quantity', 'damaged', 'not_received', 'duplicate', 'already_paid', 'tax', 'other')", name='reason_known'),
     sa.CheckConstraint("status IN ('open', 'under_review', 'resolved')", name='status_known'),
     sa.CheckConstraint('amount > 0', name='amount_positive'),
@@ -145,6 +145,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Credit notes become plain adjustments (balances unchanged) before the kind is gone.
+    op.execute("UPDATE ledger_entries SET kind = 'adjustment' WHERE kind = 'credit_note'")
     with op.batch_alter_table('dispute_attachments', schema=None) as batch_op:
         batch_op.drop_index('ix_dispute_attachments_dispute')
 

@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 
 from payments.collections import stops, timeline
@@ -17,6 +18,8 @@ from payments.disputes.models import CreditNote, Dispute
 from payments.invoicing.models import Invoice
 from payments.ledger import ledger
 from payments.ledger.models import LedgerEntry
+from payments.migrate import alembic_config, upgrade
+from payments.outbox.models import OutboxEmail
 from payments.staff.audit import CLI, Actor
 from payments.staff.models import AuditEntry
 from tests.conftest import PG_URL
@@ -176,3 +179,68 @@ def test_a_dispute_never_reaches_past_what_is_open(db, invoice_id, tmp_path):
     assert refused.value.fields == {"amount": "The amount in dispute cannot be more than the "
                                               "$38.50 still open"}
     assert date.fromisoformat(state(db, invoice_id)[1]) > TODAY
+
+
+def test_a_clerk_takes_off_at_most_the_amount_in_dispute(db, invoice_id, tmp_path):
+    dispute_id = dispute(db, invoice_id, tmp_path, positions=(2,))  # Delivery, $5.00
+    with pytest.raises(raising.DisputeError, match=r"At most the \$5.00 in dispute"), \
+            db.transaction() as s:
+        resolving.credit(s, CLI, dispute_id, (), "10.00", "")
+    with pytest.raises(raising.DisputeError, match=r"At most the \$5.00"), \
+            db.transaction() as s:
+        resolving.adjust(s, CLI, dispute_id, "30.00", "", "", TODAY)
+    with db.transaction() as s:  # an admin may
+        resolving.credit(s, CLI, dispute_id, (), "10.00", "goodwill", beyond=True)
+    assert state(db, invoice_id)[0] == 2850
+
+
+def test_a_reply_sent_twice_is_one_reply(db, invoice_id, tmp_path):
+    dispute_id = dispute(db, invoice_id, tmp_path)
+    with db.transaction() as s:
+        first = resolving.reply(s, CLI, dispute_id, "Checking with the carrier").id
+    with db.transaction() as s:
+        again = resolving.reply(s, CLI, dispute_id, "Checking with the carrier").id
+    assert again == first
+    assert len(audited(db, "dispute.reply")) == 1
+
+
+def test_a_three_decimal_dispute_leaves_a_payable_rest(db, api, tmp_path):
+    bhd = api.create(external_id="ERP-B", number="INV-B", currency="BHD", tax_amount=0,
+                     lines=[{"description": "Tiles", "amount": 3850}], total=3850)["id"]
+    with pytest.raises(raising.DisputeError, match="BHD amounts in dispute must end in 0"), \
+            db.transaction() as s:
+        raising.raise_dispute(s, bhd, raising.Raise(reason="pricing", amount="1.005"),
+                              AttachmentStore(tmp_path), [])
+
+
+def test_the_timeline_names_only_a_disputes_first_message_as_raised(db, api, tmp_path):
+    one, two = api.create()["id"], api.create(external_id="ERP-2", number="INV-2")["id"]
+    first, second = dispute(db, one, tmp_path), dispute(db, two, tmp_path)
+    with db.transaction() as s:
+        for n, dispute_id in enumerate((first, second, first, second)):
+            resolving.reply(s, CLI, dispute_id, f"reply {n}")
+    with db.reader() as s:
+        titles = [e.title for e in timeline.load(s, 1, limit=3).entries]
+    assert not any(t.startswith("Customer disputed") for t in titles)
+
+
+def test_voiding_the_invoice_closes_its_dispute(db, api, invoice_id, tmp_path):
+    dispute_id = dispute(db, invoice_id, tmp_path)
+    assert api.post(f"/invoices/{invoice_id}/void").status_code == 200
+    with db.reader() as s:
+        closed = s.get(Dispute, dispute_id)
+        assert (closed.status, closed.outcome) == ("resolved", "voided")
+        assert s.scalar(select(OutboxEmail.key)) == f"dispute-outcome:{dispute_id}"
+    assert [e.actor for e in audited(db, "dispute.voided")] == ["api"]
+
+
+def test_the_migration_goes_down_and_up_with_credit_notes(db, invoice_id, tmp_path):
+    dispute_id = dispute(db, invoice_id, tmp_path)
+    with db.transaction() as s:
+        resolving.credit(s, CLI, dispute_id, (), "", "")
+    db.dispose()
+    command.downgrade(alembic_config(db.engine), "0010")
+    assert state(db, invoice_id)[0] == 850  # the credit kept as an adjustment
+    assert state(db, invoice_id)[2] == ["adjustment"]
+    upgrade(db.engine)
+    db.dispose()
