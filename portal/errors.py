@@ -23,12 +23,13 @@ def api_error(status: int, message: str, fields: dict[str, str] | None = None):
 
 def init_app(app: Flask) -> None:
     """Register one handler for every HTTP error."""
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(500, _server_error)
     app.register_error_handler(OperationalError, _database_unavailable)
 
 
-def _http_error(exc: HTTPException):
+def http_error(exc: HTTPException):
+    """The error page (or the API's envelope) for an HTTP error."""
     status = exc.code or 500
     if request.path.startswith("/api/"):
         message = "the request body is larger than 1 MiB" if status == 413 else exc.description

@@ -74,8 +74,9 @@ def statement_pdf(view: StatementView, url: str, today: date) -> bytes:
 
 
 def credit_note_pdf(note, invoice, customer) -> bytes:
-    """The credit note's PDF (:class:`payments.disputes.models.CreditNote`), with the
-    invoice's amount due as it is now; rendered each time (credit notes are rare)."""
+    """The credit note's PDF (:class:`payments.disputes.models.CreditNote`): the same
+    document every time (it shows what the invoice owed once the credit applied); rendered
+    on each download, as credit notes are rare."""
     return render_pdf(render_template("pdf/credit_note.html", note=note, invoice=invoice,
                                       customer=customer))
 

@@ -174,5 +174,7 @@ class CreditNote(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     lines: Mapped[list] = mapped_column(JSON, default=list)  # [{description, amount}]
+    # What the invoice owed once this credit was applied: the document never changes after.
+    invoice_due_after: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))

@@ -230,6 +230,7 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     note = CreditNote(number=f"pending-{dispute.id}", invoice_id=invoice.id,
                       customer_id=invoice.customer_id, dispute_id=dispute.id,
                       currency=invoice.currency, amount=value, created_by=actor.label,
+                      invoice_due_after=invoice.total - invoice.amount_paid - value,
                       reason=words or f"Dispute #{dispute.id}",
                       lines=[{"description": line.description, "amount": line.amount}
                              for line in chosen])

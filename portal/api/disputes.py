@@ -185,6 +185,7 @@ def credit_notes_json(session: Session, notes: list[CreditNote]) -> list[dict[st
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
     return [{
         "id": n.id, "number": n.number, "currency": n.currency, "amount": n.amount,
+        "invoice_due_after": n.invoice_due_after,
         "reason": n.reason,
         "lines": [{"description": ln["description"], "amount": ln["amount"]}
                   for ln in n.lines or []],

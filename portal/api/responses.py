@@ -222,6 +222,7 @@ class CreditNoteOut(_Out):
     invoice: InvoiceRef
     customer: CustomerRef
     dispute_id: int | None
+    invoice_due_after: int  # what the invoice owed once this credit applied
     created_at: datetime
     created_by: str
     pdf_url: str

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from payments.checkout import start as checkout
 from payments.disputes import raising
 from payments.disputes.attachments import MAX_BYTES, MAX_FILES, AttachmentStore, Upload
 from payments.disputes.models import CreditNote
 from payments.invoicing.models import Customer, Invoice
+from payments.links import customer_pages
 from payments.stripe.errors import StripeError
-from portal import database, pdf
+from portal import database, errors, pdf
 from portal.customer import bp
-from portal.customer.common import pdf_response, resolved_link, token_lookup
+from portal.customer.common import pdf_response, resolved_link, today, token_lookup
 from portal.customer.invoice import render_page
 from portal.extensions import limiter
 
@@ -39,6 +41,23 @@ def init_app(app: Flask) -> None:
     def _room_for_files() -> None:
         if request.endpoint in UPLOAD_ENDPOINTS:
             request.max_content_length = UPLOAD_MAX
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):
+    """Files over the request's room are the dispute form again with the reason next to the
+    file field, not a bare 413 page (nothing was read, nothing is stored)."""
+    token = (request.view_args or {}).get("token", "")
+    if request.endpoint not in UPLOAD_ENDPOINTS:
+        return errors.http_error(exc)
+    state, view = customer_pages.load_invoice(database.session(), token, today())
+    if state is not customer_pages.LinkState.OK:
+        return errors.http_error(exc)
+    message = (f"The files are too large: attach at most {MAX_FILES} files of "
+               f"{MAX_BYTES // (1024 * 1024)} MB")
+    form = "dispute" if request.endpoint == "customer.dispute_raise" else "thread"
+    return render_page(token, view, 413, dispute_error=message,
+                       dispute_fields={"files": message}, dispute_form=form)
 
 
 def _uploads() -> tuple[Upload, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from payments.disputes.models import Dispute
@@ -119,6 +120,9 @@ def test_dispute_two_lines_pay_the_rest_credit_one_pay_the_remainder(
     with customer_page.expect_download() as download:
         customer_page.click("text=Download credit note CN-000001 (PDF)")
     assert download.value.suggested_filename == "credit-note-CN-000001.pdf"
+    pdf_text = " ".join(PdfReader(download.value.path()).pages[0].extract_text().split())
+    assert "Credit note CN-000001" in pdf_text and "Delivery $5.00" in pdf_text
+    assert "Amount due on the invoice after this credit $10.00" in pdf_text
 
     pay_by_card(customer_page, shot, "7-paid-the-remainder")
     stack.settled(inv["id"], status="paid", amount_due=0)

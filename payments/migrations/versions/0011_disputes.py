@@ -73,6 +73,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('lines', sa.JSON(), nullable=False),
+    sa.Column('invoice_due_after', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=320), nullable=False),
     sa.CheckConstraint('amount > 0', name='amount_positive'),

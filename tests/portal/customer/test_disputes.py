@@ -170,3 +170,13 @@ def test_disputes_are_rate_limited_per_address(app_factory, api_key, db):
     page = path_of(Api(client, api_key).create()["pay_url"])
     statuses = [raise_dispute(client, page, reason="").status_code for _ in range(3)]
     assert statuses == [422, 422, 429]
+
+
+def test_files_over_the_request_room_get_the_form_again_with_the_reason(client, db, page):
+    big = b"%PDF-" + b"0" * (3 * 1024 * 1024 + 512 * 1024)  # 3.5 MB each, 4 of them
+    response = raise_dispute(client, page, files=[(f"f{i}.pdf", big) for i in range(4)],
+                             reason="damaged")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "The files are too large: attach at most 3 files of 4 MB" in html
+    assert counts(db) == (0, 0, 0)
