@@ -60,9 +60,12 @@ def qr_svg(url: str) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(scale=3, border=0))  # noqa: S704
 
 
-def invoice_pdf(view: InvoiceView, pay_url: str) -> bytes:
-    """The invoice PDF for ``view``, from the cache when this exact document was rendered before."""
-    html = render_template("pdf/invoice.html", inv=view, pay_url=pay_url, qr=QR_SLOT)
+def invoice_pdf(view: InvoiceView, pay_url: str, credited: int = 0) -> bytes:
+    """The invoice PDF for ``view`` (``credited``: what credit notes and adjustments settled,
+    shown apart from the money paid), from the cache when this exact document was rendered
+    before."""
+    html = render_template("pdf/invoice.html", inv=view, pay_url=pay_url, qr=QR_SLOT,
+                           credited=credited)
     return _cached(f"invoice-{view.id}", html, pay_url)
 
 

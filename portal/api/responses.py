@@ -51,6 +51,7 @@ class InvoiceOut(_Out):
     tax_amount: int
     total: int
     amount_paid: int
+    amount_credited: int  # of amount_paid: settled by credit notes and adjustments, not money
     amount_pending: int
     amount_due: int
     allow_partial: bool

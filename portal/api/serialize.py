@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payments.disputes import reads
 from payments.invoicing.models import Invoice
 from payments.invoicing.status import status_of
 from payments.links.models import PayLink
@@ -16,9 +17,11 @@ from portal import urls
 
 
 def invoices_json(session: Session, invoices: list[Invoice]) -> list[dict[str, Any]]:
-    """Serialise ``invoices`` (customers and lines loaded) with two queries for all their links."""
+    """Serialise ``invoices`` (customers and lines loaded) with two queries for all their links
+    and one for what credits and adjustments settled."""
     key = current_app.extensions["portal.links"].key
     by_invoice, by_customer = _active_links(session, invoices)
+    credited = reads.credited_many(session, [inv.id for inv in invoices])
     today = datetime.now(UTC).date()
     out = []
     for inv in invoices:
@@ -36,7 +39,8 @@ def invoices_json(session: Session, invoices: list[Invoice]) -> list[dict[str, A
             "lines": [{"description": ln.description, "quantity": ln.quantity,
                        "unit_amount": ln.unit_amount, "amount": ln.amount} for ln in inv.lines],
             "subtotal": inv.subtotal, "tax_amount": inv.tax_amount, "total": inv.total,
-            "amount_paid": inv.amount_paid, "amount_pending": inv.amount_pending,
+            "amount_paid": inv.amount_paid, "amount_credited": credited.get(inv.id, 0),
+            "amount_pending": inv.amount_pending,
             "amount_due": inv.amount_due, "allow_partial": inv.allow_partial,
             "min_partial_amount": inv.min_partial_amount, "revision": inv.revision,
             "pay_url": pay, "pdf_url": f"{pay}/pdf" if pay else None,

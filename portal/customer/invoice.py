@@ -41,7 +41,9 @@ def invoice_page(token: str):
 def invoice_pdf(token: str):
     """The invoice PDF, rendered once per revision and then served from the cache."""
     view = resolved_link("invoice", token, view=True)
-    return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token)), f"invoice-{view.number}")
+    credited = reads.credited(database.session(), view.id)
+    return pdf_response(pdf.invoice_pdf(view, urls.pay_url(token), credited),
+                        f"invoice-{view.number}")
 
 
 @bp.get("/i/<token>/qr.svg")

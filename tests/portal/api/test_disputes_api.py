@@ -359,3 +359,20 @@ def test_the_dispute_schemas_are_not_vacuous(api: Api, db, tmp_path, doc):
     check = validator(doc, response_schema(doc, "/credit-notes", "get", 200))
     assert check.is_valid(notes)
     assert not check.is_valid({**notes, "data": [{**notes["data"][0], "amount": "30.00"}]})
+
+
+def test_the_invoice_says_how_much_of_its_paid_amount_a_credit_note_settled(api, db, tmp_path):
+    from payments.disputes import raising, resolving
+    from payments.disputes.attachments import AttachmentStore
+    from payments.staff.audit import CLI
+
+    inv = api.create()
+    with db.transaction() as s:
+        d = raising.raise_dispute(s, inv["id"], raising.Raise(reason="quantity", positions=(2,)),
+                                  AttachmentStore(tmp_path), [])
+    with db.transaction() as s:
+        resolving.credit(s, CLI, d.id, (), "", "Delivery credited")
+    shown = api.get(f"/invoices/{inv['id']}").get_json()
+    assert (shown["amount_paid"], shown["amount_credited"], shown["amount_due"]) == \
+        (500, 500, 3350)
+    assert api.get("/invoices").get_json()["data"][0]["amount_credited"] == 500
