@@ -244,3 +244,30 @@ def test_the_migration_goes_down_and_up_with_credit_notes(db, invoice_id, tmp_pa
     assert state(db, invoice_id)[2] == ["adjustment"]
     upgrade(db.engine)
     db.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks and two connections: PostgreSQL")
+def test_two_clerks_resolving_at_once_resolve_once(db, invoice_id, tmp_path):
+    dispute_id = dispute(db, invoice_id, tmp_path, positions=(1, 2))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def resolve(how) -> None:
+        barrier.wait()
+        try:
+            with db.transaction() as s:
+                how(s)
+            outcomes.append("done")
+        except raising.DisputeError as exc:
+            outcomes.append(str(exc))
+
+    ways = [lambda s: resolving.credit(s, CLI, dispute_id, (1,), "", "a"),
+            lambda s: resolving.adjust(s, CLI, dispute_id, "33.50", "", "b", TODAY)]
+    threads = [threading.Thread(target=resolve, args=(way,)) for way in ways]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("done") == 1
+    assert [o for o in outcomes if o != "done"][0].startswith("This dispute was already resolved")
+    amount_due, _day, kinds = state(db, invoice_id)  # verified clean
+    assert len(kinds) == 1 and amount_due in (850, 3350)
