@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, abort, render_template
 
 import portal
 from bench import data
+from payments.disputes.models import REASONS
 from payments.invoicing.status import status_of
 from payments.links.customer_pages import InvoiceView
 from portal import config, templating
@@ -31,6 +32,8 @@ def create_app(paths_file: str, anchor: date, invoices: int) -> Flask:
     app.config.update(config.load(os.environ.get("PORTAL_INSTANCE_PATH", "instance")))
     templating.init_app(app)
     app.jinja_env.globals["payments_enabled"] = False  # as in the portal without Stripe keys
+    # The page's dispute form carries a CSRF token; a fixed one here (no session).
+    app.jinja_env.globals["csrf_token"] = lambda: "bench-csrf-token"
     views = load_views(paths_file, anchor, invoices)
     base = app.config["PORTAL_BASE_URL"].rstrip("/")
     bp = Blueprint("customer", __name__)
@@ -40,11 +43,15 @@ def create_app(paths_file: str, anchor: date, invoices: int) -> Flask:
         view = views.get(token)
         if view is None:
             abort(404)
-        return render_template("invoice.html", inv=view, token=token, pay_url=f"{base}/i/{token}")
+        return render_template("invoice.html", inv=view, token=token, pay_url=f"{base}/i/{token}",
+                               threads=[], disputed=0, credited=0, reasons=REASONS)
 
-    @bp.get("/i/<token>/pdf")
-    def invoice_pdf(token: str):  # only for url_for() in the template
+    def nowhere(**_kwargs):  # only for url_for() in the template
         abort(404)
+
+    for rule, endpoint in (("/i/<token>/pdf", "invoice_pdf"), ("/i/<token>/dispute",
+                                                                "dispute_raise")):
+        bp.add_url_rule(rule, endpoint, nowhere)
 
     app.register_blueprint(bp)
     return app
