@@ -1,7 +1,7 @@
-"""The customer's emails about a dispute: each staff reply, and the outcome. Queued in the
-outbox in the staff action's transaction (keys ``dispute-reply:<message>`` and
-``dispute-outcome:<dispute>``: one message each, however often the action is submitted),
-carrying a live link to the invoice page where the thread is."""
+"""The customer's emails about a dispute: that it was received, each staff reply, and the
+outcome. Queued in the outbox in the transaction that calls for it (keys
+``dispute-received:<dispute>``, ``dispute-reply:<message>``, ``dispute-outcome:<dispute>``:
+one message each), carrying a live link to the invoice page where the thread is."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
 from payments.collections.compose import live_link
-from payments.disputes.models import CreditNote, Dispute, DisputeMessage
+from payments.disputes.models import REASONS, CreditNote, Dispute, DisputeMessage
 from payments.invoicing.models import Invoice
 from payments.money import format_money
 from payments.outbox import outbox
@@ -40,6 +40,15 @@ def _queue(session: Session, key: str, invoice: Invoice, subject: str, template:
                            **context)
     return outbox.queue(session, outbox.Draft(key=key, kind="dispute", to=to, subject=subject,
                                               body=body, link_id=link.id))
+
+
+def queue_received(session: Session, invoice: Invoice, dispute: Dispute) -> int | None:
+    """Confirm to the customer that its dispute arrived (None: no address on file)."""
+    locale = current_app.config["PORTAL_LOCALE"]
+    return _queue(session, f"dispute-received:{dispute.id}", invoice,
+                  _subject(invoice, "We received your dispute on"),
+                  "email/dispute_received.txt", reason=REASONS[dispute.reason].lower(),
+                  disputed=format_money(dispute.amount, invoice.currency, locale))
 
 
 def queue_reply(session: Session, invoice: Invoice, message: DisputeMessage) -> int | None:

@@ -21,7 +21,7 @@ from payments.disputes.models import CreditNote
 from payments.invoicing.models import Customer, Invoice
 from payments.links import customer_pages
 from payments.stripe.errors import StripeError
-from portal import database, errors, pdf
+from portal import database, dispute_mail, errors, pdf, tasks
 from portal.customer import bp
 from portal.customer.common import pdf_response, resolved_link, today, token_lookup
 from portal.customer.invoice import render_page
@@ -95,11 +95,15 @@ def dispute_raise(token: str):
     form = raising.Raise(reason=request.form.get("reason", ""), positions=_positions(),
                          amount=request.form.get("amount", ""),
                          message=request.form.get("message", ""), files=_uploads())
+    def work(session, store, written) -> int | None:
+        dispute = raising.raise_dispute(session, row["id"], form, store, written)
+        return dispute_mail.queue_received(session, session.get(Invoice, row["id"]), dispute)
+
     try:
-        _save(lambda s, store, written: raising.raise_dispute(s, row["id"], form, store,
-                                                               written))
+        email_id = _save(work)
     except raising.DisputeError as exc:
         return _again(token, exc, "dispute")
+    tasks.enqueue_email(current_app, email_id)  # after the commit: the row exists to send
     _expire_checkouts(row["id"])
     return redirect(url_for("customer.invoice_page", token=token, raised=1,
                             _anchor="dispute"), 303)

@@ -16,6 +16,7 @@ from payments.disputes import reads
 from payments.disputes.models import Dispute, DisputeAttachment, DisputeMessage
 from payments.invoicing.amounts import AmountError, check_amount
 from payments.invoicing.models import Invoice
+from payments.outbox.models import OutboxEmail
 from portal.customer import paying
 from tests.conftest import Api, path_of
 from tests.factories import invoice_body
@@ -73,6 +74,12 @@ def test_a_customer_disputes_a_line_and_sees_it_on_the_page(client, db, page, tm
     assert (tmp_path / "attachments" / stored.stored_name).read_bytes() == PNG
     # The stored name is random and never shown to the customer.
     assert stored.stored_name not in html
+    with db.reader() as s:
+        (email,) = s.scalars(select(OutboxEmail)).all()
+    assert (email.key, email.to_address) == (f"dispute-received:{dispute.id}",
+                                             "ap@northwind.example")
+    assert ("We received your dispute on invoice INV-0001: the quantity is wrong ($30.00 in "
+            "dispute)") in email.body
 
 
 def test_the_undisputed_part_is_what_the_pay_form_takes(app_factory, db, api_key):
