@@ -22,6 +22,10 @@ OUTCOME_WORDS = {
 }
 
 
+def _money(invoice: Invoice, amount: int) -> str:
+    return format_money(amount, invoice.currency, current_app.config["PORTAL_LOCALE"])
+
+
 def _subject(invoice: Invoice, what: str) -> str:
     # The number comes from the ERP: a line break in it must not reach a mail header.
     return f"{what} invoice {' '.join(invoice.number.split())}"
@@ -33,10 +37,8 @@ def _queue(session: Session, key: str, invoice: Invoice, subject: str, template:
     if not to:
         return None  # the invoice page shows everything; there is no address to tell
     link = live_link(session, current_app.extensions["portal.links"], invoice_id=invoice.id)
-    locale = current_app.config["PORTAL_LOCALE"]
     body = render_template(template, customer=invoice.customer.name, number=invoice.number,
                            url=outbox.LINK, business=current_app.config["PORTAL_BUSINESS_NAME"],
-                           money=lambda amount: format_money(amount, invoice.currency, locale),
                            **context)
     return outbox.queue(session, outbox.Draft(key=key, kind="dispute", to=to, subject=subject,
                                               body=body, link_id=link.id))
@@ -44,11 +46,10 @@ def _queue(session: Session, key: str, invoice: Invoice, subject: str, template:
 
 def queue_received(session: Session, invoice: Invoice, dispute: Dispute) -> int | None:
     """Confirm to the customer that its dispute arrived (None: no address on file)."""
-    locale = current_app.config["PORTAL_LOCALE"]
     return _queue(session, f"dispute-received:{dispute.id}", invoice,
                   _subject(invoice, "We received your dispute on"),
                   "email/dispute_received.txt", reason=REASONS[dispute.reason].lower(),
-                  disputed=format_money(dispute.amount, invoice.currency, locale))
+                  disputed=_money(invoice, dispute.amount))
 
 
 def queue_reply(session: Session, invoice: Invoice, message: DisputeMessage) -> int | None:
@@ -61,16 +62,12 @@ def queue_reply(session: Session, invoice: Invoice, message: DisputeMessage) -> 
 def queue_outcome(session: Session, invoice: Invoice, dispute: Dispute,
                   note: CreditNote | None) -> int | None:
     """Email the customer how the dispute was resolved and what is owed now."""
-    locale = current_app.config["PORTAL_LOCALE"]
-
-    def money(amount: int) -> str:
-        return format_money(amount, invoice.currency, locale)
-
     words = OUTCOME_WORDS[dispute.outcome].format(
-        credit_note=note.number if note else "", credited=money(note.amount) if note else "")
+        credit_note=note.number if note else "",
+        credited=_money(invoice, note.amount) if note else "")
     return _queue(session, f"dispute-outcome:{dispute.id}", invoice,
                   _subject(invoice, "Your dispute on"), "email/dispute_outcome.txt",
-                  disputed=money(dispute.amount), outcome_words=words,
-                  note=dispute.outcome_note, amount_due=money(invoice.amount_due)
+                  disputed=_money(invoice, dispute.amount), outcome_words=words,
+                  note=dispute.outcome_note, amount_due=_money(invoice, invoice.amount_due)
                   if invoice.amount_due else None, due_date=invoice.due_date.isoformat(),
                   credit_note=note.number if note else None)

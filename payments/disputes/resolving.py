@@ -154,8 +154,6 @@ def _resolve(session: Session, actor: audit.Actor, dispute: Dispute, invoice: In
     dispute.status, dispute.outcome, dispute.outcome_note = "resolved", outcome, words or None
     dispute.new_due_date = new_due
     dispute.resolved_at, dispute.resolved_by = utcnow(), actor.label
-    session.flush()
-    session.refresh(invoice)
     return before
 
 
@@ -200,7 +198,6 @@ def adjust(session: Session, actor: audit.Actor, dispute_id: int, new_amount: st
     if target < due_now:
         ledger.write_off(session, invoice.id, due_now - target, f"dispute:{dispute.id}:adjusted",
                          f"dispute #{dispute.id} adjusted by {actor.label}")
-        session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)
     dispute.new_amount_due = target if target < due_now else None
     audit.record(session, actor, "dispute.adjust", ("dispute", dispute.id), before,
                  _after(dispute, invoice))
@@ -240,7 +237,6 @@ def credit(session: Session, actor: audit.Actor, dispute_id: int, positions: tup
     before = _resolve(session, actor, dispute, invoice, "credited", words, None)
     ledger.credit(session, invoice.id, value, f"creditnote:{note.id}",
                   f"credit note {note.number} for dispute #{dispute.id}")
-    session.refresh(invoice)  # the ledger's UPDATE left raw sums (Decimal on PostgreSQL)
     audit.record(session, actor, "dispute.credit", ("dispute", dispute.id), before,
                  _after(dispute, invoice, credit_note=note.number, credited=value))
     return Resolution(dispute, invoice, note)

@@ -25,10 +25,10 @@ from payments.disputes.models import (
 )
 from payments.invoicing.models import Customer, Invoice
 from payments.paging import keyset
-from portal import database, pdf
+from portal import database
 from portal.api import bp, paging
 from portal.api.serialize import iso
-from portal.customer.common import pdf_response
+from portal.customer.common import credit_note_response
 from portal.errors import api_error
 from portal.urls import MAX_ROW_ID
 
@@ -90,10 +90,7 @@ def credit_note_pdf(note_id: int):
     note = session.get(CreditNote, note_id)
     if note is None:
         return api_error(404, "no such credit note")
-    invoice = session.get(Invoice, note.invoice_id)
-    customer = session.get(Customer, note.customer_id)
-    return pdf_response(pdf.credit_note_pdf(note, invoice, customer),
-                        f"credit-note-{note.number}")
+    return credit_note_response(session, note)
 
 
 def _owned(query: Select, model: type[Dispute] | type[CreditNote],

@@ -15,9 +15,10 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import NotFound
 
+from payments.invoicing.models import Invoice
 from payments.links import customer_pages
 from payments.links.customer_pages import LinkState
-from portal import database
+from portal import database, pdf
 from portal.customer import bp
 from portal.extensions import limiter
 from portal.security import no_store
@@ -97,6 +98,13 @@ def resolved_link(kind: str, token: str, view: bool = False) -> Any:
         key = current_app.extensions["portal.links"].key
         return customer_pages.statement_view(session, found, key, today())
     return found
+
+
+def credit_note_response(session, note) -> Response:
+    """A credit note's PDF as a download (the caller decided who may have it)."""
+    invoice = session.get(Invoice, note.invoice_id)
+    return pdf_response(pdf.credit_note_pdf(note, invoice, invoice.customer),
+                        f"credit-note-{note.number}")
 
 
 def pdf_response(data: bytes, filename: str) -> Response:

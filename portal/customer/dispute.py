@@ -18,12 +18,12 @@ from payments.checkout import start as checkout
 from payments.disputes import raising
 from payments.disputes.attachments import MAX_BYTES, MAX_FILES, AttachmentStore, Upload
 from payments.disputes.models import CreditNote
-from payments.invoicing.models import Customer, Invoice
+from payments.invoicing.models import Invoice
 from payments.links import customer_pages
 from payments.stripe.errors import StripeError
-from portal import database, dispute_mail, errors, pdf, tasks
+from portal import database, dispute_mail, errors, tasks
 from portal.customer import bp
-from portal.customer.common import pdf_response, resolved_link, today, token_lookup
+from portal.customer.common import credit_note_response, resolved_link, today, token_lookup
 from portal.customer.invoice import render_page
 from portal.extensions import limiter
 
@@ -155,6 +155,4 @@ def credit_note_pdf(token: str, note_id: int):
                                                    CreditNote.invoice_id == row["id"]))
     if note is None:
         abort(404)
-    data = pdf.credit_note_pdf(note, session.get(Invoice, note.invoice_id),
-                               session.get(Customer, note.customer_id))
-    return pdf_response(data, f"credit-note-{note.number}")
+    return credit_note_response(session, note)

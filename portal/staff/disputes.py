@@ -34,8 +34,7 @@ from payments.disputes.raising import MAX_MESSAGE, DisputeError
 from payments.invoicing.models import Invoice
 from payments.staff import audit
 from portal import database, dispute_mail, tasks
-from portal.customer.common import pdf_response
-from portal.pdf import credit_note_pdf
+from portal.customer.common import credit_note_response
 from portal.staff import bp, session
 from portal.staff.confirmations import is_id, page_cursor
 from portal.staff.invoices import today
@@ -247,6 +246,4 @@ def credit_note(note_id: int):
     note = tx.get(CreditNote, note_id)
     if note is None:
         abort(404)
-    invoice = tx.get(Invoice, note.invoice_id)
-    return pdf_response(credit_note_pdf(note, invoice, invoice.customer),
-                        f"credit-note-{note.number}")
+    return credit_note_response(tx, note)
